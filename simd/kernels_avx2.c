@@ -3,13 +3,14 @@
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
-#include "kernels.h"
+#include "gemm_internal.h"
 
 #if defined(__AVX2__) && defined(__FMA__)
 
 void u2_kernels_init_avx2(u2_kernels *k)
 {
-    (void)k; /* entries not overridden keep the scalar reference */
+    u2_gemm_init_avx2(&k->gemm); /* simd/gemm_avx2.c */
+    /* entries not overridden keep the scalar reference */
 }
 
 #endif

@@ -3,13 +3,14 @@
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
-#include "kernels.h"
+#include "gemm_internal.h"
 
 #if defined(__AVX512F__)
 
 void u2_kernels_init_avx512(u2_kernels *k)
 {
-    (void)k; /* entries not overridden keep the scalar reference */
+    u2_gemm_init_avx512(&k->gemm); /* simd/gemm_avx512.c */
+    /* entries not overridden keep the scalar reference */
 }
 
 #endif

@@ -3,13 +3,14 @@
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
-#include "kernels.h"
+#include "gemm_internal.h"
 
 #if defined(__aarch64__)
 
 void u2_kernels_init_neon(u2_kernels *k)
 {
-    (void)k; /* entries not overridden keep the scalar reference */
+    u2_gemm_init_neon(&k->gemm); /* simd/gemm_neon.c */
+    /* entries not overridden keep the scalar reference */
 }
 
 #endif

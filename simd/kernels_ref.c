@@ -4,7 +4,7 @@
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
-#include "kernels.h"
+#include "gemm_internal.h"
 
 #include <math.h>
 
@@ -181,7 +181,6 @@ static double xent_ref(float *dlogits, const float *logits, int64_t ldl,
     return total;
 }
 
-void u2_gemm_init_ref(u2_gemm_info *g); /* simd/gemm_ref.c */
 
 void u2_kernels_init_ref(u2_kernels *k)
 {
