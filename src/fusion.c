@@ -61,7 +61,7 @@ static void nearest_entries(const float *x, int64_t T, const float *E, int64_t C
     }
 }
 
-static void ground_item(u2_fwd *f, u2_item *it)
+static void ground_item(u2_fwd *f, u2_item *it, const int32_t *forced)
 {
     const u2_config *c = &f->m->L.cfg;
     const u2_weights *w = &f->m->w;
@@ -71,10 +71,12 @@ static void ground_item(u2_fwd *f, u2_item *it)
         const float tau = u2_clampf(w->gd_tau[0], c->tau_min, c->tau_max);
         memset(it->S, 0, (size_t)C * sizeof(float));
         u2_gd_scores(it->x, it->ntok, D, w->gd_embed, C, D, tau, it->s, C, it->S);
-        u2_topk(it->S, C, (int)K, it->idx);
+        if (forced) memcpy(it->idx, forced, (size_t)K * sizeof(int32_t));
+        else u2_topk(it->S, C, (int)K, it->idx);
         it->ng = (int)K;
     } else if (c->grounding == U2_GROUND_NEAREST) {
-        nearest_entries(it->x, it->ntok, w->gd_embed, C, D, it->idx, it->s);
+        if (forced) memcpy(it->idx, forced, (size_t)it->ntok * sizeof(int32_t));
+        else nearest_entries(it->x, it->ntok, w->gd_embed, C, D, it->idx, it->s);
         it->ng = it->ntok;
     } else {
         it->ng = 0;
@@ -183,7 +185,8 @@ void u2_fusion_forward(u2_fwd *f, const u2_item *items, int nitems)
     }
     int nt = u2_par_threads(nitems);
 #pragma omp parallel for num_threads(nt) schedule(dynamic) if (nt > 1)
-    for (int i = 0; i < nitems; i++) ground_item(f, &f->items[i]);
+    for (int i = 0; i < nitems; i++)
+        ground_item(f, &f->items[i], f->force_idx ? f->force_idx[i] : NULL);
 
     f->ngroups = 0;
     for (int i = 0; i < nitems;) {

@@ -138,6 +138,11 @@ typedef struct {
     float *vcl_in, *vcl_h, *vcl_zr, *vcl_zn, *vcl_z, *vcl_logits;
 
     u2_losses loss;
+
+    /* Testing hook: when set, item i uses force_idx[i] as its selected
+     * dictionary entries instead of searching (gradients are defined for a
+     * fixed selection; finite differences must not flip it). */
+    int32_t **force_idx;
 } u2_fwd;
 
 void u2_fwd_init(u2_fwd *f, const u2_model *m, int save);

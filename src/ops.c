@@ -90,3 +90,96 @@ void u2_attention(float *ctx, float *probs, const float *qkv, const float *mask,
         u2_sgemm(0, 0, T, dh, T, 1.0f, P, T, v, ld, 0.0f, ctx + b * T * D + h * dh, D, NULL);
     }
 }
+
+/* ------------------------------------------------------------- backward */
+
+void u2_colsum_acc(float *out, const float *x, int64_t nrows, int64_t ncols, int64_t ld)
+{
+    ROW_CHUNKS(ncols, {
+        for (int64_t c = r0; c < r1; c++) {
+            float s = 0.0f;
+            for (int64_t r = 0; r < nrows; r++) s += x[r * ld + c];
+            out[c] += s;
+        }
+    });
+}
+
+void u2_linear_bwd(float *dX, float *dW, float *db, const float *dY, const float *X,
+                   const float *W, int64_t N, int64_t I, int64_t O, int accumulate)
+{
+    if (dX) u2_sgemm(0, 0, N, I, O, 1.0f, dY, O, W, I, accumulate ? 1.0f : 0.0f, dX, I, NULL);
+    if (dW) u2_sgemm(1, 0, O, I, N, 1.0f, dY, O, X, I, 1.0f, dW, I, NULL);
+    if (db) u2_colsum_acc(db, dY, N, O, O);
+}
+
+void u2_layernorm_bwd(float *dX, float *dw, float *db, const float *dY, const float *X,
+                      const float *w, const float *mean, const float *rstd, int64_t N, int64_t D)
+{
+    const u2_kernels *k = u2_kern();
+    if (dX)
+        ROW_CHUNKS(N, k->layernorm_bwd(dX + r0 * D, NULL, NULL, dY + r0 * D, X + r0 * D, w,
+                                       mean + r0, rstd + r0, r1 - r0, D));
+    if (!dw && !db) return;
+    /* parameter gradients column by column: a fixed summation order */
+    ROW_CHUNKS(D, {
+        for (int64_t j = r0; j < r1; j++) {
+            float sw = 0.0f, sb = 0.0f;
+            for (int64_t i = 0; i < N; i++) {
+                float dy = dY[i * D + j];
+                sw += dy * (X[i * D + j] - mean[i]) * rstd[i];
+                sb += dy;
+            }
+            if (dw) dw[j] += sw;
+            if (db) db[j] += sb;
+        }
+    });
+}
+
+void u2_gelu_bwd(float *dX, const float *pre, const float *dY, int64_t n)
+{
+    const u2_kernels *k = u2_kern();
+    ROW_CHUNKS(n / 256 + 1, {
+        int64_t a = r0 * 256, e = r1 * 256 < n ? r1 * 256 : n;
+        if (e > a) k->gelu_bwd(dX + a, pre + a, dY + a, e - a);
+    });
+}
+
+void u2_attention_bwd(float *d_qkv, const float *d_ctx, const float *qkv, const float *probs,
+                      int64_t B, int64_t T, int64_t D, int64_t H, float *scratch)
+{
+    const int64_t dh = D / H, ld = 3 * D, jobs = B * H;
+    const float scale = 1.0f / sqrtf((float)dh);
+    int nt = u2_par_threads(jobs);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t j = 0; j < jobs; j++) {
+        int64_t b = j / H, h = j % H;
+        const float *q = qkv + b * T * ld + h * dh, *kk = q + D, *v = q + 2 * D;
+        float *dq = d_qkv + b * T * ld + h * dh, *dk = dq + D, *dv = dq + 2 * D;
+        const float *P = probs + j * T * T, *dc = d_ctx + b * T * D + h * dh;
+        float *dP = scratch + j * T * T;
+        /* dP = dctx v^T ; dv = P^T dctx */
+        u2_sgemm(0, 1, T, T, dh, 1.0f, dc, D, v, ld, 0.0f, dP, T, NULL);
+        u2_sgemm(1, 0, T, dh, T, 1.0f, P, T, dc, D, 0.0f, dv, ld, NULL);
+        /* softmax backward: dS = P * (dP - rowsum(dP * P)) */
+        for (int64_t r = 0; r < T; r++) {
+            float s = 0.0f;
+            for (int64_t c = 0; c < T; c++) s += dP[r * T + c] * P[r * T + c];
+            for (int64_t c = 0; c < T; c++) dP[r * T + c] = P[r * T + c] * (dP[r * T + c] - s);
+        }
+        /* S = scale q k^T: dq = scale dS k ; dk = scale dS^T q */
+        u2_sgemm(0, 0, T, dh, T, scale, dP, T, kk, ld, 0.0f, dq, ld, NULL);
+        u2_sgemm(1, 0, T, dh, T, scale, dP, T, q, ld, 0.0f, dk, ld, NULL);
+    }
+}
+
+void u2_l2norm_rows_bwd(float *dX, const float *dY, const float *y, const float *norms, int64_t N,
+                        int64_t D)
+{
+    for (int64_t i = 0; i < N; i++) {
+        if (!(norms[i] > 0.0f)) continue;
+        float s = 0.0f;
+        for (int64_t j = 0; j < D; j++) s += y[i * D + j] * dY[i * D + j];
+        float inv = 1.0f / norms[i];
+        for (int64_t j = 0; j < D; j++) dX[i * D + j] += (dY[i * D + j] - y[i * D + j] * s) * inv;
+    }
+}

@@ -31,3 +31,26 @@ void u2_l2norm_rows(float *out, float *norms, const float *x, int64_t N, int64_t
 int u2_par_threads(int64_t n);
 
 #endif
+
+/* ----------------------------------------------------------- backward
+ * Every weight/bias gradient is accumulated (+=); activation gradients are
+ * written or accumulated as said.  All reductions run in a fixed order, so
+ * results are independent of the thread count. */
+
+/* y = x W^T + b:  dX (= or += when accumulate) dY W;  dW += dY^T X;  db += sum_rows dY.
+ * dX, dW or db may be NULL. */
+void u2_linear_bwd(float *dX, float *dW, float *db, const float *dY, const float *X,
+                   const float *W, int64_t N, int64_t I, int64_t O, int accumulate);
+/* dX += LN backward; dw, db += (may be NULL). */
+void u2_layernorm_bwd(float *dX, float *dw, float *db, const float *dY, const float *X,
+                      const float *w, const float *mean, const float *rstd, int64_t N, int64_t D);
+/* dX = dY * gelu'(pre) */
+void u2_gelu_bwd(float *dX, const float *pre, const float *dY, int64_t n);
+/* d_qkv [B*T, 3D] (overwritten) from d_ctx [B*T, D]; scratch: B*H*T*T floats. */
+void u2_attention_bwd(float *d_qkv, const float *d_ctx, const float *qkv, const float *probs,
+                      int64_t B, int64_t T, int64_t D, int64_t H, float *scratch);
+/* out[c] += sum_r x[r*ld + c] for c < ncols */
+void u2_colsum_acc(float *out, const float *x, int64_t nrows, int64_t ncols, int64_t ld);
+/* y = x/|x| row-wise backward: dX (+=) = (dY - y (y.dY)) / norm */
+void u2_l2norm_rows_bwd(float *dX, const float *dY, const float *y, const float *norms, int64_t N,
+                        int64_t D);
