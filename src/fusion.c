@@ -183,7 +183,7 @@ void u2_fusion_forward(u2_fwd *f, const u2_item *items, int nitems)
             it->idx = u2_arena_alloc_i32(a, (size_t)(nt > 0 ? nt : 1));
         }
     }
-    int nt = u2_par_threads(nitems);
+    int nt = u2_par_threads_for(nitems, (int64_t)nitems * (f->nitems ? f->items[0].ntok : 0) * C * D);
 #pragma omp parallel for num_threads(nt) schedule(dynamic) if (nt > 1)
     for (int i = 0; i < nitems; i++)
         ground_item(f, &f->items[i], f->force_idx ? f->force_idx[i] : NULL);

@@ -244,7 +244,7 @@ static void im2col(float *patches, const float *pixels, int n, const u2_config *
 {
     const int S = c->image_size, P = c->patch_size, pad = c->patch_pad, G = u2_cfg_grid(c);
     const int64_t np = (int64_t)G * G, pl = 3 * P * P;
-    int nt = u2_par_threads(n * np);
+    int nt = u2_par_threads_for(n * np, n * np * 3 * P * P);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t r = 0; r < n * np; r++) {
         int64_t img = r / np, p = r % np;

@@ -10,6 +10,13 @@
 #include <omp.h>
 #endif
 
+int u2_par_threads_for(int64_t n, int64_t work)
+{
+    /* starting a team costs microseconds: not worth it for small work */
+    if (work < (1 << 16)) return 1;
+    return u2_par_threads(n);
+}
+
 int u2_par_threads(int64_t n)
 {
     int t = u2_num_threads();
@@ -27,15 +34,17 @@ void u2_linear(float *out, const float *in, int64_t N, int64_t I, const float *W
 }
 
 /* Split n rows into contiguous chunks, one per thread, in a fixed way. */
-#define ROW_CHUNKS(n, ...)                                                                    \
+/* cost: elements touched per row, to decide whether threads pay off */
+#define ROW_CHUNKS_COST(n, cost, ...)                                                         \
     do {                                                                                      \
-        int nt_ = u2_par_threads((n) / 8 + 1);                                                \
+        int nt_ = u2_par_threads_for((n) / 8 + 1, (n) * (cost));                              \
         _Pragma("omp parallel for num_threads(nt_) schedule(static) if (nt_ > 1)")            \
         for (int t_ = 0; t_ < nt_; t_++) {                                                    \
             int64_t r0 = (n) * t_ / nt_, r1 = (n) * (t_ + 1) / nt_;                           \
             __VA_ARGS__;                                                                      \
         }                                                                                     \
     } while (0)
+#define ROW_CHUNKS(n, ...) ROW_CHUNKS_COST(n, D, __VA_ARGS__)
 
 void u2_layernorm(float *out, float *mean, float *rstd, const float *in, const float *w,
                   const float *b, int64_t N, int64_t D, float eps)
@@ -48,7 +57,7 @@ void u2_layernorm(float *out, float *mean, float *rstd, const float *in, const f
 void u2_gelu(float *out, const float *in, int64_t n)
 {
     const u2_kernels *k = u2_kern();
-    ROW_CHUNKS(n / 256 + 1, {
+    ROW_CHUNKS_COST(n / 256 + 1, 256 * 8, {
         int64_t a = r0 * 256, e = r1 * 256 < n ? r1 * 256 : n;
         if (e > a) k->gelu_fwd(out + a, in + a, e - a);
     });
@@ -78,7 +87,7 @@ void u2_attention(float *ctx, float *probs, const float *qkv, const float *mask,
     const int64_t dh = D / H, ld = 3 * D;
     const float scale = 1.0f / sqrtf((float)dh);
     const int64_t jobs = B * H;
-    int nt = u2_par_threads(jobs);
+    int nt = u2_par_threads_for(jobs, jobs * T * T * dh * 2);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t j = 0; j < jobs; j++) {
         int64_t b = j / H, h = j % H;
@@ -95,7 +104,7 @@ void u2_attention(float *ctx, float *probs, const float *qkv, const float *mask,
 
 void u2_colsum_acc(float *out, const float *x, int64_t nrows, int64_t ncols, int64_t ld)
 {
-    ROW_CHUNKS(ncols, {
+    ROW_CHUNKS_COST(ncols, nrows, {
         for (int64_t c = r0; c < r1; c++) {
             float s = 0.0f;
             for (int64_t r = 0; r < nrows; r++) s += x[r * ld + c];
@@ -121,7 +130,7 @@ void u2_layernorm_bwd(float *dX, float *dw, float *db, const float *dY, const fl
                                        mean + r0, rstd + r0, r1 - r0, D));
     if (!dw && !db) return;
     /* parameter gradients column by column: a fixed summation order */
-    ROW_CHUNKS(D, {
+    ROW_CHUNKS_COST(D, N, {
         for (int64_t j = r0; j < r1; j++) {
             float sw = 0.0f, sb = 0.0f;
             for (int64_t i = 0; i < N; i++) {
@@ -138,7 +147,7 @@ void u2_layernorm_bwd(float *dX, float *dw, float *db, const float *dY, const fl
 void u2_gelu_bwd(float *dX, const float *pre, const float *dY, int64_t n)
 {
     const u2_kernels *k = u2_kern();
-    ROW_CHUNKS(n / 256 + 1, {
+    ROW_CHUNKS_COST(n / 256 + 1, 256 * 8, {
         int64_t a = r0 * 256, e = r1 * 256 < n ? r1 * 256 : n;
         if (e > a) k->gelu_bwd(dX + a, pre + a, dY + a, e - a);
     });
@@ -149,7 +158,7 @@ void u2_attention_bwd(float *d_qkv, const float *d_ctx, const float *qkv, const 
 {
     const int64_t dh = D / H, ld = 3 * D, jobs = B * H;
     const float scale = 1.0f / sqrtf((float)dh);
-    int nt = u2_par_threads(jobs);
+    int nt = u2_par_threads_for(jobs, jobs * T * T * dh * 4);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t j = 0; j < jobs; j++) {
         int64_t b = j / H, h = j % H;

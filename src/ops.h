@@ -27,8 +27,10 @@ void u2_relu(float *x, int64_t n);
 /* rows of x [N,D] scaled to unit L2 norm; norms [N] saved (may be NULL). */
 void u2_l2norm_rows(float *out, float *norms, const float *x, int64_t N, int64_t D);
 
-/* Threads for a loop of n independent jobs. */
+/* Threads for a loop of n independent jobs (1 inside a parallel region). */
 int u2_par_threads(int64_t n);
+/* The same, but 1 when the total work (about flops) is too small to pay for a team. */
+int u2_par_threads_for(int64_t n, int64_t work);
 
 #endif
 
