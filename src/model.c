@@ -45,39 +45,28 @@ static int is_dir(const char *p)
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-int u2_model_load(u2_model *m, const char *path)
+int u2_model_from_st(u2_model *m, const u2_st_file *st, const char *cfgpath)
 {
     memset(m, 0, sizeof *m);
-    char file[4096], cfgpath[4096];
-    if (is_dir(path)) {
-        snprintf(file, sizeof file, "%s/model.safetensors", path);
-        snprintf(cfgpath, sizeof cfgpath, "%s/config.json", path);
-    } else {
-        snprintf(file, sizeof file, "%s", path);
-        const char *slash = strrchr(path, '/');
-        int dl = slash ? (int)(slash - path) : 1;
-        snprintf(cfgpath, sizeof cfgpath, "%.*s/config.json", dl, slash ? path : ".");
-    }
-    u2_st_file st;
-    if (u2_st_read(file, &st) != 0) return -1;
+    const char *file = st->path;
     u2_config cfg;
-    const char *cj = u2_st_meta(&st, "unimo2.config");
-    int rc = cj ? u2_config_from_json(cj, file, &cfg) : u2_config_load(cfgpath, &cfg);
-    if (rc != 0) {
-        if (!cj) u2_fail(file, "no unimo2.config in the metadata and no usable %s beside it",
-                         cfgpath);
-        u2_st_free(&st);
-        return -1;
+    const char *cj = u2_st_meta(st, "unimo2.config");
+    int rc = cj ? u2_config_from_json(cj, file, &cfg) : -1;
+    if (!cj) {
+        if (!cfgpath)
+            return u2_fail(file, "no unimo2.config in the metadata");
+        rc = u2_config_load(cfgpath, &cfg);
+        if (rc != 0)
+            return u2_fail(file, "no unimo2.config in the metadata and no usable %s beside it",
+                           cfgpath);
     }
-    if (u2_model_create(m, &cfg) != 0) {
-        u2_st_free(&st);
-        return -1;
-    }
-    const char *fp = u2_st_meta(&st, "unimo2.tokenizer");
+    if (rc != 0) return -1;
+    if (u2_model_create(m, &cfg) != 0) return -1;
+    const char *fp = u2_st_meta(st, "unimo2.tokenizer");
     if (fp) snprintf(m->tokenizer_fp, sizeof m->tokenizer_fp, "%s", fp);
     for (int i = 0; i < m->L.n; i++) {
         const u2_tensor *t = &m->L.t[i];
-        const u2_st_tensor *s = u2_st_find(&st, t->name);
+        const u2_st_tensor *s = u2_st_find(st, t->name);
         if (!s) {
             u2_fail(file, "tensor \"%s\" is missing (config \"%s\")", t->name, cfg.name);
             goto fail;
@@ -98,10 +87,10 @@ int u2_model_load(u2_model *m, const char *path)
         }
         memcpy(m->params + t->offset, s->data, s->nbytes);
     }
-    for (int i = 0; i < st.n; i++)
-        if (!u2_layout_find(&m->L, st.t[i].name)) {
+    for (int i = 0; i < st->n; i++)
+        if (strncmp(st->t[i].name, "adam.", 5) != 0 && !u2_layout_find(&m->L, st->t[i].name)) {
             u2_fail(file, "unexpected tensor \"%s\" for config \"%s\" (grounding=%s)",
-                    st.t[i].name, cfg.name, u2_grounding_name(cfg.grounding));
+                    st->t[i].name, cfg.name, u2_grounding_name(cfg.grounding));
             goto fail;
         }
     for (int64_t i = 0; i < m->L.total; i++)
@@ -109,12 +98,30 @@ int u2_model_load(u2_model *m, const char *path)
             u2_fail(file, "parameters contain NaN or infinity");
             goto fail;
         }
-    u2_st_free(&st);
     return 0;
 fail:
-    u2_st_free(&st);
     u2_model_free(m);
     return -1;
+}
+
+int u2_model_load(u2_model *m, const char *path)
+{
+    memset(m, 0, sizeof *m);
+    char file[4096], cfgpath[4096];
+    if (is_dir(path)) {
+        snprintf(file, sizeof file, "%s/model.safetensors", path);
+        snprintf(cfgpath, sizeof cfgpath, "%s/config.json", path);
+    } else {
+        snprintf(file, sizeof file, "%s", path);
+        const char *slash = strrchr(path, '/');
+        int dl = slash ? (int)(slash - path) : 1;
+        snprintf(cfgpath, sizeof cfgpath, "%.*s/config.json", dl, slash ? path : ".");
+    }
+    u2_st_file st;
+    if (u2_st_read(file, &st) != 0) return -1;
+    int rc = u2_model_from_st(m, &st, cfgpath);
+    u2_st_free(&st);
+    return rc;
 }
 
 int u2_model_save(const u2_model *m, const char *path)

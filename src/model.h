@@ -23,6 +23,11 @@ int u2_model_create(u2_model *m, const u2_config *cfg);
  * it.  Every tensor must be present with the config's shape. */
 int u2_model_load(u2_model *m, const char *path);
 int u2_model_save(const u2_model *m, const char *path);
+struct u2_st_file_s;
+/* The model held in an already-read safetensors file (config from its
+ * metadata, else from cfgpath when not NULL); tensors named "adam.*" are
+ * ignored (checkpoints). */
+int u2_model_from_st(u2_model *m, const struct u2_st_file_s *st, const char *cfgpath);
 void u2_model_free(u2_model *m);
 int64_t u2_model_count(const u2_model *m);
 

@@ -17,7 +17,7 @@ typedef struct {
     size_t nbytes;
 } u2_st_tensor;
 
-typedef struct {
+typedef struct u2_st_file_s {
     char *path;
     unsigned char *buf; /* whole file */
     size_t len;
