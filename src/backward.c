@@ -160,7 +160,7 @@ static void heads_backward(u2_fwd *f, u2_weights *gw, float **dF, float *dV, flo
     }
 
     if (f->itm_n) {
-        const int ni = f->itm_n, bp = ni / 3;
+        const int ni = f->itm_n, bp = ni - 2 * f->nneg;
         float *dlog = u2_arena_alloc(ar, (size_t)(ni * 2));
         int32_t *lab = u2_arena_alloc_i32(ar, (size_t)ni);
         for (int i = 0; i < ni; i++) lab[i] = i < bp;

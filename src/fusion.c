@@ -6,6 +6,7 @@
 #include "model.h"
 #include "model_internal.h"
 #include "ops.h"
+#include "rng.h"
 #include "util.h"
 
 #include <math.h>
@@ -363,6 +364,44 @@ static void ground_loss(u2_fwd *f, const u2_group *g, double *lq, double *le)
     *le = nitem ? es / (double)(nitem * K * D) : 0.0;
 }
 
+/* Hard negatives from the in-batch CMCL similarity (ALBEF-style): for the
+ * caption of pair i an image j != i with probability ~ exp(cos(v_j, t_i)/temp),
+ * and for the image of pair i a caption likewise.  No gradient flows here. */
+static void sample_negatives(u2_fwd *f, int bp, uint64_t seed)
+{
+    const u2_config *c = &f->m->L.cfg;
+    const float temp = u2_clampf(f->m->w.cmcl_temp[0], c->temp_min, c->temp_max);
+    double *sim = u2_malloc(sizeof(double) * (size_t)(bp * bp)), *p = u2_malloc(sizeof(double) * (size_t)bp);
+    for (int i = 0; i < bp; i++)
+        for (int j = 0; j < bp; j++) sim[i * bp + j] = u2_cmcl_cosine(f, i, j); /* image i, text j */
+    u2_rng r = u2_rng_stream(seed, 0x6e6567);
+    for (int dir = 0; dir < 2; dir++) {
+        for (int i = 0; i < bp; i++) {
+            double mx = -INFINITY, tot = 0.0;
+            for (int j = 0; j < bp; j++) {
+                double s = dir == 0 ? sim[j * bp + i] : sim[i * bp + j];
+                if (j != i && s > mx) mx = s;
+            }
+            for (int j = 0; j < bp; j++) {
+                double s = dir == 0 ? sim[j * bp + i] : sim[i * bp + j];
+                p[j] = j == i ? 0.0 : exp((s - mx) / temp);
+                tot += p[j];
+            }
+            double u = (double)u2_rng_uniform(&r) * tot, acc = 0.0;
+            int pick = i == 0 ? 1 : 0;
+            for (int j = 0; j < bp; j++) {
+                if (j == i) continue;
+                acc += p[j];
+                pick = j;
+                if (u < acc) break;
+            }
+            (dir == 0 ? f->neg_img : f->neg_txt)[i] = pick;
+        }
+    }
+    free(sim);
+    free(p);
+}
+
 static const u2_group *group_of_kind(const u2_fwd *f, int kind)
 {
     for (int i = 0; i < f->ngroups; i++)
@@ -383,14 +422,26 @@ void u2_forward_batch(u2_fwd *f, const u2_batch *b)
 
     /* fusion items: positives, negative images, negative texts, texts, images */
     const int bp = b->bp, bt = b->bt, bi = b->bi;
-    int nitems = 3 * bp + bt + bi;
+    const int nneg = b->itm_neg_img ? bp : (bp >= 2 ? bp : 0);
+    f->nneg = nneg;
+    if (nneg) {
+        f->neg_img = u2_arena_alloc_i32(a, (size_t)nneg);
+        f->neg_txt = u2_arena_alloc_i32(a, (size_t)nneg);
+        if (b->itm_neg_img) {
+            memcpy(f->neg_img, b->itm_neg_img, (size_t)nneg * sizeof(int32_t));
+            memcpy(f->neg_txt, b->itm_neg_txt, (size_t)nneg * sizeof(int32_t));
+        } else {
+            sample_negatives(f, bp, b->neg_seed);
+        }
+    }
+    int nitems = bp + 2 * nneg + bt + bi;
     u2_item *items = u2_calloc((size_t)(nitems ? nitems : 1), sizeof *items);
     int n = 0;
     for (int i = 0; i < bp; i++) items[n++] = (u2_item){.kind = U2_ITEM_PAIR, .img = i, .txt = i, .ground = 1};
-    for (int i = 0; i < bp; i++)
-        items[n++] = (u2_item){.kind = U2_ITEM_PAIR, .img = b->itm_neg_img[i], .txt = i};
-    for (int i = 0; i < bp; i++)
-        items[n++] = (u2_item){.kind = U2_ITEM_PAIR, .img = i, .txt = b->itm_neg_txt[i]};
+    for (int i = 0; i < nneg; i++)
+        items[n++] = (u2_item){.kind = U2_ITEM_PAIR, .img = f->neg_img[i], .txt = i};
+    for (int i = 0; i < nneg; i++)
+        items[n++] = (u2_item){.kind = U2_ITEM_PAIR, .img = i, .txt = f->neg_txt[i]};
     for (int i = 0; i < bt; i++)
         items[n++] = (u2_item){.kind = U2_ITEM_TEXT, .img = -1, .txt = bp + i, .ground = 1};
     for (int i = 0; i < bi; i++)
@@ -451,10 +502,10 @@ void u2_forward_batch(u2_fwd *f, const u2_batch *b)
         }
     }
 
-    /* ITM over the 3*bp pair items */
-    f->itm_n = 3 * bp;
+    /* ITM over the pair items: positives and their negatives */
+    f->itm_n = bp + 2 * nneg;
     if (bp) {
-        int ni = 3 * bp;
+        int ni = f->itm_n;
         f->itm_v = u2_arena_alloc(a, (size_t)(ni * D));
         f->itm_t = u2_arena_alloc(a, (size_t)(ni * D));
         f->itm_a = u2_arena_alloc(a, (size_t)(ni * D));
@@ -497,7 +548,7 @@ void u2_forward_batch(u2_fwd *f, const u2_batch *b)
     /* VCL over the image-only items (2N views) */
     f->vcl_n = bi;
     if (bi >= 2) {
-        const int first = 3 * bp + bt;
+        const int first = bp + 2 * nneg + bt;
         f->vcl_in = u2_arena_alloc(a, (size_t)(bi * D));
         f->vcl_h = u2_arena_alloc(a, (size_t)(bi * D));
         f->vcl_zr = u2_arena_alloc(a, (size_t)(bi * D));

@@ -87,7 +87,11 @@ typedef struct {
     const float *pixels;
     const int32_t *ids, *attn, *mlm_labels; /* [n_txt, tl]; labels -1 = not masked */
     int bp, bt, bi;                         /* pairs, text-only, image-only items */
-    const int32_t *itm_neg_img, *itm_neg_txt; /* [bp] */
+    const int32_t *itm_neg_img, *itm_neg_txt; /* [bp], or NULL: sampled (below) */
+    /* When the negatives are not given, they are drawn from the in-batch CMCL
+     * similarity (softmax over the other items of a row at the CMCL
+     * temperature, no gradient) with this seed.  bp < 2 means no negatives. */
+    uint64_t neg_seed;
 } u2_batch;
 
 typedef struct {
@@ -135,7 +139,8 @@ typedef struct {
     int mlm_n;
     int32_t *mlm_item, *mlm_pos, *mlm_label;
     float *mlm_in, *mlm_pre, *mlm_act, *mlm_mean, *mlm_rstd, *mlm_h, *mlm_logits;
-    int itm_n;
+    int itm_n, nneg;
+    int32_t *neg_img, *neg_txt; /* the negatives used, [nneg] */
     float *itm_v, *itm_t, *itm_a, *itm_b, *itm_prod, *itm_logits;
     int cmcl_n;
     float *cmcl_v, *cmcl_t, *cmcl_vn, *cmcl_tn, *cmcl_logits;
