@@ -126,7 +126,8 @@ static void U2_FN(axpy)(float *y, float a, const float *x, int64_t n)
     }
 }
 
-/* x[r] = softmax(x[r] + mask row); a fully masked row becomes zeros. */
+/* x: [rows][ldx], mask: [rows][ldmask] or one shared row (ldmask 0).
+ * x[r] = softmax(x[r] + mask row); a fully masked row becomes zeros. */
 static void U2_FN(softmax_rows)(float *x, int64_t rows, int64_t cols, int64_t ldx,
                                 const float *mask, int64_t ldmask)
 {
@@ -184,6 +185,8 @@ static float U2_FN(row_sqdev)(const float *x, float m, int64_t n)
     return v_hsum(v_add(v_add(a0, a1), v_add(a2, a3)));
 }
 
+/* inp, out: [N][D]; w, b: [D]; mean, rstd: [N] or NULL.  Two-pass variance
+ * like the reference (no E[x^2] - E[x]^2 cancellation). */
 static void U2_FN(layernorm_fwd)(float *out, float *mean, float *rstd, const float *inp,
                                  const float *w, const float *b, int64_t N, int64_t D, float eps)
 {
@@ -223,6 +226,7 @@ static inline void U2_FN(lnb_vec)(vf x, vf w, vf dy, vf dx, vf dwv, vf dbv, vf v
     *db_out = v_add(dbv, dy);
 }
 
+/* dinp, dout, inp: [N][D]; w, dw, db: [D]; mean, rstd: [N].  Accumulates. */
 static void U2_FN(layernorm_bwd)(float *dinp, float *dw, float *db, const float *dout,
                                  const float *inp, const float *w, const float *mean,
                                  const float *rstd, int64_t N, int64_t D)
@@ -398,8 +402,9 @@ static void U2_FN(adamw)(float *p, const float *g, float *m, float *v, int64_t n
     }
 }
 
-/* Softmax cross-entropy: max, then exp written straight into dlogits (or
- * only summed), then one pass scaling by 1/sum and dscale. */
+/* logits, dlogits: [N][ldl], target: [N].  Per row: max, then exp written
+ * straight into dlogits (or only summed), then one pass scaling by 1/sum and
+ * dscale, so exp runs once per logit. */
 static double U2_FN(xent)(float *dlogits, const float *logits, int64_t ldl,
                           const int32_t *target, int64_t N, int64_t V, float dscale)
 {

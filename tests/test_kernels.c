@@ -822,6 +822,53 @@ static void test_adamw(table_t *t, const u2_kernels *R)
     report(t, K_ADAMW, "sizes 0..3073, 50265; 5 steps; weight decay on/off", &r);
 }
 
+/* ------------------------------------------------------------ determinism */
+/* The same inputs at two addresses of different alignment, and a repeated
+ * call, must give the same bits: no alignment peeling, no state. */
+static int same_bits(const float *a, const float *b, int64_t n)
+{
+    return n == 0 || memcmp(a, b, sizeof(float) * (size_t)n) == 0;
+}
+
+static void test_determinism(table_t *t)
+{
+    const u2_kernels *k = t->k;
+    const int64_t V = 3073, N = 4, n = N * V;
+    int ok = 1;
+    float *x0 = galloc(n, 0), *x1 = galloc(n, 1), *y0 = galloc(n, 0), *y1 = galloc(n, 1);
+    float *w = galloc(V, 1), *b = galloc(V, 0);
+    tap_fill(x0, n, -5.0f, 5.0f);
+    tap_fill(y0, n, -1.0f, 1.0f);
+    tap_fill(w, V, 0.5f, 1.5f);
+    tap_fill(b, V, -0.5f, 0.5f);
+    memcpy(x1, x0, sizeof(float) * (size_t)n);
+    memcpy(y1, y0, sizeof(float) * (size_t)n);
+    for (int rep = 0; rep < 2; rep++) {
+        double d0 = k->dot(x0, y0, n), d1 = k->dot(x1 + rep, y1 + rep, n - rep);
+        double d2 = k->dot(x0 + rep, y0 + rep, n - rep);
+        ok &= memcmp(&d1, &d2, sizeof d1) == 0 && (rep || k->dot(x0, y0, n) == d0);
+        d1 = k->sumsq(x1 + rep, n - rep);
+        d2 = k->sumsq(x0 + rep, n - rep);
+        ok &= memcmp(&d1, &d2, sizeof d1) == 0;
+    }
+    int32_t tg[4] = {5, -1, 3072, 0};
+    float *g0 = galloc(n, 0), *g1 = galloc(n, 1);
+    double l0 = k->xent(g0, x0, V, tg, N, V, 0.25f), l1 = k->xent(g1, x1, V, tg, N, V, 0.25f);
+    ok &= memcmp(&l0, &l1, sizeof l0) == 0 && same_bits(g0, g1, n);
+    k->layernorm_fwd(g0, NULL, NULL, x0, w, b, N, V, 1e-5f);
+    k->layernorm_fwd(g1, NULL, NULL, x1, w, b, N, V, 1e-5f);
+    ok &= same_bits(g0, g1, n);
+    k->softmax_rows(x0, N, V, V, b, 0);
+    k->softmax_rows(x1, N, V, V, b, 0);
+    ok &= same_bits(x0, x1, n);
+    k->gelu_bwd(y0, x0, y0, n);
+    k->gelu_bwd(y1, x1, y1, n);
+    ok &= same_bits(y0, y1, n);
+    gfree_all();
+    tap_ok(ok, "%s: dot, sumsq, xent, layernorm, softmax, gelu give the same bits at every alignment",
+           t->name);
+}
+
 /* ------------------------------------------------------------ main */
 int main(void)
 {
@@ -865,6 +912,7 @@ int main(void)
         test_layernorm_bwd(t, R);
         test_gelu(t, R);
         test_adamw(t, R);
+        test_determinism(t);
     }
     for (int i = 0; i < nt; i++)
         for (int kk = 0; kk < K_COUNT; kk++)
