@@ -202,7 +202,8 @@ LOSS_NAMES = ["loss.mlm_pairs", "loss.mlm_texts", "loss.itm", "loss.cmcl", "loss
 
 
 def f32(t):
-    return t.detach().numpy().astype(np.float32)
+    """float64 tensor -> float32 array (one rounding; -0.0 written as +0.0)."""
+    return t.detach().numpy().astype(np.float32) + np.float32(0.0)
 
 
 def mlm_labels_vector(b):
