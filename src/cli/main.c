@@ -20,6 +20,7 @@ typedef struct {
 static const command commands[] = {
     {"info", cmd_info, "config, parameter count, kernel set in use"},
     {"init", cmd_init, "write a seeded random model"},
+    {"train", cmd_train, "pretrain on pairs, texts and images"},
 };
 
 static void usage(FILE *f)
