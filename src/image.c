@@ -112,7 +112,7 @@ void u2_image_free(u2_image *img)
  * start[i]+taps-1 with weights w[i*taps + k] (zero padded; start clamped so
  * the window stays inside the source). */
 typedef struct {
-    int taps;
+    int taps, identity;
     int *start;
     float *w;
 } filter1d;
@@ -125,6 +125,7 @@ static void filter_make(filter1d *f, int in, int out)
     int taps = in > out ? (int)ceil(scale) + 1 : in < out ? 2 : 1;
     if (taps > in) taps = in;
     f->taps = taps;
+    f->identity = in == out;
     f->start = u2_malloc((size_t)out * sizeof(int));
     f->w = u2_calloc((size_t)out * (size_t)taps, sizeof(float));
     double *wd = u2_malloc((size_t)taps * sizeof(double));
@@ -205,6 +206,12 @@ static void hpass_row(const float *restrict row, const filter1d *fx, int ow, siz
                       float *restrict out)
 {
     const int taps = fx->taps;
+    if (fx->identity) { /* same width: only deinterleave (the common 64 -> 64 case) */
+        for (int c = 0; c < 3; c++)
+#pragma omp simd
+            for (int x = 0; x < ow; x++) out[c * plane + x] = row[3 * x + c];
+        return;
+    }
     for (int x = 0; x < ow; x++) {
         const float *w = fx->w + (size_t)x * taps;
         const float *s = row + (size_t)fx->start[x] * 3;
