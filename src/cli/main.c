@@ -17,6 +17,8 @@ typedef struct {
 
 static const command commands[] = {
     {"info", cmd_info, "config, parameter count, kernel set in use"},
+    {"gen-data", cmd_gen_data, "render the synthetic shapes data set"},
+    {"import-mnist", cmd_import_mnist, "MNIST digit JSON files -> a data set (scripts/get-mnist.sh)"},
 };
 
 static void usage(FILE *f)
