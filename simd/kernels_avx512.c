@@ -1,5 +1,6 @@
 /* avx512 kernels.  Built with the ISA's own flags only (see configure.ac);
- * on a compiler or target without them this file compiles to nothing. */
+ * on a compiler or target without them this file compiles to nothing.
+ * The non-GEMM kernels are simd/kernels_tmpl.h over simd/vec_avx512.h. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -7,10 +8,13 @@
 
 #if defined(__AVX512F__)
 
+#include "vec_avx512.h"
+#include "kernels_tmpl.h"
+
 void u2_kernels_init_avx512(u2_kernels *k)
 {
     u2_gemm_init_avx512(&k->gemm); /* simd/gemm_avx512.c */
-    /* entries not overridden keep the scalar reference */
+    U2_FN(fill_table)(k);
 }
 
 #endif

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 /* Errors: a function that fails records one line, "WHAT: what is wrong",
  * and returns -1 (or NULL).  The CLI prints it as "unimo2: <line>". */

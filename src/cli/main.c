@@ -6,7 +6,9 @@
 #include "unimo2.h"
 #include "util.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -17,6 +19,7 @@ typedef struct {
 
 static const command commands[] = {
     {"info", cmd_info, "config, parameter count, kernel set in use"},
+    {"init", cmd_init, "write a seeded random model"},
     {"gen-data", cmd_gen_data, "render the synthetic shapes data set"},
     {"import-mnist", cmd_import_mnist, "MNIST digit JSON files -> a data set (scripts/get-mnist.sh)"},
 };
@@ -35,6 +38,28 @@ int cli_error(void)
 {
     fprintf(stderr, "unimo2: %s\n", u2_errmsg());
     return 1;
+}
+
+int cli_parse_u64(const char *opt, const char *s, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || *s == '-')
+        return u2_fail(opt, "expected a non-negative integer, not \"%s\"", s);
+    *out = v;
+    return 0;
+}
+
+int cli_parse_int(const char *opt, const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return u2_fail(opt, "expected an integer in [%ld, %ld], not \"%s\"", lo, hi, s);
+    *out = (int)v;
+    return 0;
 }
 
 int main(int argc, char **argv)
