@@ -8,10 +8,8 @@
 #include "progress.h"
 #include "util.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 static void help(void)
 {
@@ -36,19 +34,6 @@ static void help(void)
            "  -h, --help     this text\n");
 }
 
-static int parse_count(const char *opt, const char *s, long long lo, long long hi, long long *v)
-{
-    char *end;
-    errno = 0;
-    long long x = strtoll(s, &end, 10);
-    if (errno || end == s || *end || x < lo || x > hi) {
-        u2_fail(opt, "'%s' is not a whole number in %lld..%lld", s, lo, hi);
-        return -1;
-    }
-    *v = x;
-    return 0;
-}
-
 int cmd_gen_data(int argc, char **argv)
 {
     enum { O_SEED = 256, O_PAIRS, O_IMAGES, O_TEXTS, O_EVAL, O_SIZE, O_QUALITY, O_LOSSLESS,
@@ -64,8 +49,9 @@ int cmd_gen_data(int argc, char **argv)
     };
     u2_gendata_opts o;
     u2_gendata_defaults(&o);
-    const long long big = 100000000LL;
-    long long v;
+    const long big = 100000000L; /* a sanity bound on counts */
+    unsigned long long seed = 0;
+    int v = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
@@ -73,17 +59,17 @@ int cmd_gen_data(int argc, char **argv)
         switch (c) {
         case 'o': o.out = optarg; break;
         case O_SEED:
-            rc = parse_count("--seed", optarg, 0, 0x7fffffffffffffffLL, &v);
-            o.seed = (uint64_t)v;
+            rc = cli_parse_u64("--seed", optarg, &seed);
+            o.seed = seed;
             break;
-        case O_PAIRS: rc = parse_count("--pairs", optarg, 0, big, &v); o.pairs = v; break;
-        case O_IMAGES: rc = parse_count("--images", optarg, 0, big, &v); o.images = v; break;
-        case O_TEXTS: rc = parse_count("--texts", optarg, 0, big, &v); o.texts = v; break;
-        case O_EVAL: rc = parse_count("--eval", optarg, 0, big, &v); o.eval = v; break;
-        case O_SIZE: rc = parse_count("--size", optarg, 8, 4096, &v); o.size = (int)v; break;
-        case O_QUALITY: rc = parse_count("--quality", optarg, 0, 100, &v); o.quality = (int)v; break;
+        case O_PAIRS: rc = cli_parse_int("--pairs", optarg, 0, big, &v); o.pairs = v; break;
+        case O_IMAGES: rc = cli_parse_int("--images", optarg, 0, big, &v); o.images = v; break;
+        case O_TEXTS: rc = cli_parse_int("--texts", optarg, 0, big, &v); o.texts = v; break;
+        case O_EVAL: rc = cli_parse_int("--eval", optarg, 0, big, &v); o.eval = v; break;
+        case O_SIZE: rc = cli_parse_int("--size", optarg, 8, 4096, &v); o.size = v; break;
+        case O_QUALITY: rc = cli_parse_int("--quality", optarg, 0, 100, &v); o.quality = v; break;
         case O_LOSSLESS: o.quality = U2_WEBP_LOSSLESS; break;
-        case O_THREADS: rc = parse_count("--threads", optarg, 1, 1024, &v); o.threads = (int)v; break;
+        case O_THREADS: rc = cli_parse_int("--threads", optarg, 1, 1024, &v); o.threads = v; break;
         case O_QUIET: u2_progress_set_quiet(1); break;
         case 'h': help(); return 0;
         default: return 2;
