@@ -722,6 +722,81 @@ static char *fmt_name(const char *dir, int64_t i)
     return u2_strdup(buf);
 }
 
+/* The images of a run, numbered g = 0.. over pairs, then unpaired images,
+ * then eval: which corpus g belongs to (0, 1, 2) and its index i there. */
+static const int item_kind[3] = {U2_CORPUS_PAIRS, U2_CORPUS_IMAGES, U2_CORPUS_EVAL};
+static const char *const item_dir[3] = {"pairs", "unpaired", "eval"};
+
+static int item_of(int64_t g, const int64_t n[3], int64_t *i)
+{
+    int k = 0;
+    while (k < 2 && g >= n[k]) g -= n[k++];
+    *i = g;
+    return k;
+}
+
+/* Progress and the first error of a parallel loop over items (the error
+ * text is thread-local, so the failing thread copies it here). */
+typedef struct {
+    u2_progress prog;
+    int64_t done;
+    int failed;
+    char msg[1024];
+} job;
+
+static void job_start(job *j, const char *label, int64_t total)
+{
+    memset(j, 0, sizeof *j);
+    u2_progress_start(&j->prog, label, total);
+}
+
+static int job_stopped(job *j)
+{
+    int f;
+#pragma omp atomic read
+    f = j->failed;
+    return f;
+}
+
+static void job_fail(job *j)
+{
+#pragma omp critical(u2_gendata_job)
+    if (!j->failed) {
+        snprintf(j->msg, sizeof j->msg, "%s", u2_errmsg());
+#pragma omp atomic write
+        j->failed = 1;
+    }
+}
+
+static void job_tick(job *j)
+{
+    int64_t d;
+#pragma omp atomic capture
+    d = ++j->done;
+#ifdef _OPENMP
+    if (omp_get_thread_num() != 0) return; /* the progress line is not thread-safe */
+#endif
+    u2_progress_update(&j->prog, d, NULL);
+}
+
+/* 0, or -1 with the first error recorded in this thread */
+static int job_end(job *j)
+{
+    if (j->failed) return u2_fail("", "%s", j->msg);
+    u2_progress_end(&j->prog);
+    return 0;
+}
+
+/* Name item i of corpus c ("images/DIR/000123.webp") and write its pixels. */
+static void write_item(const char *out, corpus *c, const char *dir, int64_t i, const uint8_t *rgb,
+                       int w, int h, int quality, job *j)
+{
+    c->image[i] = fmt_name(dir, i);
+    char *path = join(out, c->image[i]);
+    if (u2_webp_write(path, rgb, w, h, 3, quality, U2_ATOMIC_NOSYNC)) job_fail(j);
+    free(path);
+}
+
 int u2_gendata_run(const u2_gendata_opts *o)
 {
     if (!o->out || !*o->out) return u2_fail("gen-data", "no output folder (--out DIR)");
@@ -742,11 +817,10 @@ int u2_gendata_run(const u2_gendata_opts *o)
     corpus_alloc(&eval, o->eval, 1, 1);
     int *label = u2_malloc((size_t)(o->eval ? o->eval : 1) * sizeof(int));
 
-    u2_progress prog;
-    u2_progress_start(&prog, "gen-data", n_img);
-    int failed = 0;
-    char errmsg[1024] = "";
-    int64_t done = 0;
+    corpus *cs[3] = {&pairs, &unpaired, &eval};
+    const int64_t n[3] = {o->pairs, o->images, o->eval};
+    job jb;
+    job_start(&jb, "gen-data", n_img);
     const int nt = o->threads > 0 ? o->threads : u2_num_threads();
 #pragma omp parallel num_threads(nt)
     {
@@ -755,46 +829,19 @@ int u2_gendata_run(const u2_gendata_opts *o)
         u2_scene sc;
 #pragma omp for schedule(dynamic, 8)
         for (int64_t g = 0; g < n_img; g++) {
-            int stop;
-#pragma omp atomic read
-            stop = failed;
-            if (stop) continue;
-            corpus *c;
-            int kind;
+            if (job_stopped(&jb)) continue;
             int64_t i;
-            const char *dir;
-            if (g < o->pairs) { c = &pairs; kind = U2_CORPUS_PAIRS; i = g; dir = "pairs"; }
-            else if (g < o->pairs + o->images) { c = &unpaired; kind = U2_CORPUS_IMAGES; i = g - o->pairs; dir = "unpaired"; }
-            else { c = &eval; kind = U2_CORPUS_EVAL; i = g - o->pairs - o->images; dir = "eval"; }
-            u2_gendata_item(o->seed, kind, i, px, &sc, cap, sizeof cap, rgb);
-            c->image[i] = fmt_name(dir, i);
-            if (c->text) c->text[i] = u2_strdup(cap);
-            if (kind == U2_CORPUS_EVAL) label[i] = u2_scene_label(&sc);
-            char *path = join(o->out, c->image[i]);
-            if (u2_webp_write(path, rgb, px, px, 3, o->quality, U2_ATOMIC_NOSYNC)) {
-#pragma omp critical(u2_gendata_err)
-                if (!failed) {
-                    snprintf(errmsg, sizeof errmsg, "%s", u2_errmsg());
-#pragma omp atomic write
-                    failed = 1;
-                }
-            }
-            free(path);
-            int64_t d;
-#pragma omp atomic capture
-            d = ++done;
-#ifdef _OPENMP
-            if (omp_get_thread_num() == 0)
-#endif
-                u2_progress_update(&prog, d, NULL);
+            int k = item_of(g, n, &i);
+            u2_gendata_item(o->seed, item_kind[k], i, px, &sc, cap, sizeof cap, rgb);
+            if (cs[k]->text) cs[k]->text[i] = u2_strdup(cap);
+            if (item_kind[k] == U2_CORPUS_EVAL) label[i] = u2_scene_label(&sc);
+            write_item(o->out, cs[k], item_dir[k], i, rgb, px, px, o->quality, &jb);
+            job_tick(&jb);
         }
         free(rgb);
     }
-    int rc = 0;
-    if (failed) {
-        rc = u2_fail("", "%s", errmsg);
-    } else {
-        u2_progress_end(&prog);
+    int rc = job_end(&jb);
+    if (rc == 0) {
         for (int64_t i = 0; i < o->texts; i++) {
             char cap[512];
             u2_scene sc;
@@ -951,6 +998,7 @@ int u2_import_mnist(const u2_mnist_opts *o)
             rc = u2_fail("import-mnist", "digit %d has %lld images: too few to hold out %d for evaluation",
                          d, (long long)count[d], o->eval_per_class);
     }
+    if (!rc) rc = make_dirs(o->out);
     if (rc) {
         for (int d = 0; d < 10; d++) free(px[d]);
         return -1;
@@ -992,65 +1040,38 @@ int u2_import_mnist(const u2_mnist_opts *o)
     corpus_alloc(&texts, o->texts, 0, 1);
     corpus_alloc(&eval, n_eval, 1, 1);
     corpus_alloc(&eval_labels, n_eval, 1, 1);
-    rc = make_dirs(o->out);
+    corpus *cs[3] = {&pairs, &unpaired, &eval};
+    const mnist_ref *refs[3] = {rp, ru, re};
+    const int64_t n[3] = {n_pairs, n_unp, n_eval};
     const int64_t n_img = n_pairs + n_unp + n_eval;
-    u2_progress prog;
-    u2_progress_start(&prog, "import-mnist", n_img);
-    int failed = rc != 0;
-    char errmsg[1024] = "";
-    int64_t done = 0;
+    job jb;
+    job_start(&jb, "import-mnist", n_img);
     const int nt = o->threads > 0 ? o->threads : u2_num_threads();
 #pragma omp parallel for schedule(dynamic, 32) num_threads(nt)
     for (int64_t g = 0; g < n_img; g++) {
-        int stop;
-#pragma omp atomic read
-        stop = failed;
-        if (stop) continue;
-        corpus *c;
-        const mnist_ref *ref;
-        int kind;
+        if (job_stopped(&jb)) continue;
         int64_t i;
-        const char *dir;
-        if (g < n_pairs) { c = &pairs; ref = &rp[g]; i = g; kind = U2_CORPUS_PAIRS; dir = "pairs"; }
-        else if (g < n_pairs + n_unp) { c = &unpaired; i = g - n_pairs; ref = &ru[i]; kind = U2_CORPUS_IMAGES; dir = "unpaired"; }
-        else { c = &eval; i = g - n_pairs - n_unp; ref = &re[i]; kind = U2_CORPUS_EVAL; dir = "eval"; }
-        c->image[i] = fmt_name(dir, i);
-        if (c->text) {
+        int k = item_of(g, n, &i);
+        const mnist_ref *ref = &refs[k][i];
+        if (cs[k]->text) {
             char cap[128];
-            u2_rng r = u2_rng_stream(o->seed, U2_STREAM(kind, i));
+            u2_rng r = u2_rng_stream(o->seed, U2_STREAM(item_kind[k], i));
             u2_mnist_caption(ref->digit, &r, cap, sizeof cap);
-            c->text[i] = u2_strdup(cap);
-        }
-        if (kind == U2_CORPUS_EVAL) {
-            eval_labels.image[i] = u2_strdup(c->image[i]);
-            eval_labels.text[i] = u2_strdup(digit_words[ref->digit]);
+            cs[k]->text[i] = u2_strdup(cap);
         }
         /* grey -> RGB with R = G = B, lossless: the bytes survive exactly */
         uint8_t rgb[784 * 3];
         const uint8_t *src = px[ref->digit] + ref->index * 784;
-        for (int k = 0; k < 784; k++) rgb[3 * k] = rgb[3 * k + 1] = rgb[3 * k + 2] = src[k];
-        char *path = join(o->out, c->image[i]);
-        if (u2_webp_write(path, rgb, 28, 28, 3, U2_WEBP_LOSSLESS, U2_ATOMIC_NOSYNC)) {
-#pragma omp critical(u2_mnist_err)
-            if (!failed) {
-                snprintf(errmsg, sizeof errmsg, "%s", u2_errmsg());
-#pragma omp atomic write
-                failed = 1;
-            }
+        for (int q = 0; q < 784; q++) rgb[3 * q] = rgb[3 * q + 1] = rgb[3 * q + 2] = src[q];
+        write_item(o->out, cs[k], item_dir[k], i, rgb, 28, 28, U2_WEBP_LOSSLESS, &jb);
+        if (item_kind[k] == U2_CORPUS_EVAL) {
+            eval_labels.image[i] = u2_strdup(cs[k]->image[i]);
+            eval_labels.text[i] = u2_strdup(digit_words[ref->digit]);
         }
-        free(path);
-        int64_t dn;
-#pragma omp atomic capture
-        dn = ++done;
-#ifdef _OPENMP
-        if (omp_get_thread_num() == 0)
-#endif
-            u2_progress_update(&prog, dn, NULL);
+        job_tick(&jb);
     }
-    if (failed) {
-        rc = rc ? rc : u2_fail("", "%s", errmsg);
-    } else {
-        u2_progress_end(&prog);
+    rc = job_end(&jb);
+    if (rc == 0) {
         for (int64_t i = 0; i < o->texts; i++) {
             char cap[128];
             u2_rng r = u2_rng_stream(o->seed, U2_STREAM(U2_CORPUS_TEXTS, i));
