@@ -635,7 +635,7 @@ static int write_json(const char *dir, const char *file, json_t *j)
 /* Create the folders, and invalidate a data set already in `out`: its
  * manifests go before any image is replaced, so a run that stops half way
  * leaves no manifest describing images it overwrote. */
-static int make_dirs(const char *out)
+static int prepare_out(const char *out)
 {
     static const char *const sub[] = {"images/pairs", "images/unpaired", "images/eval"};
     static const char *const manifests[] = {"dataset.json", "pairs.jsonl", "images.jsonl",
@@ -806,7 +806,7 @@ int u2_gendata_run(const u2_gendata_opts *o)
         return u2_fail("gen-data", "image size %d is outside 8..4096", o->size);
     if (o->quality != U2_WEBP_LOSSLESS && (o->quality < 0 || o->quality > 100))
         return u2_fail("gen-data", "quality %d is outside 0..100", o->quality);
-    if (make_dirs(o->out)) return -1;
+    if (prepare_out(o->out)) return -1;
 
     const int px = o->size;
     const int64_t n_img = o->pairs + o->images + o->eval;
@@ -998,7 +998,7 @@ int u2_import_mnist(const u2_mnist_opts *o)
             rc = u2_fail("import-mnist", "digit %d has %lld images: too few to hold out %d for evaluation",
                          d, (long long)count[d], o->eval_per_class);
     }
-    if (!rc) rc = make_dirs(o->out);
+    if (!rc) rc = prepare_out(o->out);
     if (rc) {
         for (int d = 0; d < 10; d++) free(px[d]);
         return -1;
