@@ -259,10 +259,11 @@ static void ground_backward(u2_fwd *f, const u2_group *g, u2_weights *gw, float 
     const float tau_raw = c->grounding == U2_GROUND_TOPK ? w->gd_tau[0] : 0.0f;
     const float tau = u2_clampf(tau_raw, c->tau_min, c->tau_max);
     const int tau_live = tau_raw >= c->tau_min && tau_raw <= c->tau_max;
-    const float cq = ntok ? c->w_ground * (c->grounding == U2_GROUND_NEAREST ? 1.0f : c->ground_q) /
-                                (float)(ntok * D)
-                          : 0.0f;
-    const float ce = c->w_ground * c->ground_e / (float)(nitem * K * D);
+    const float cq = ntok ? c->w_ground * c->ground_q / (float)(ntok * D) : 0.0f;
+    /* e_latent averages over (items x K x D); the nearest commitment term over tokens */
+    const float ce = c->grounding == U2_GROUND_NEAREST
+                         ? (ntok ? c->w_ground * c->ground_e / (float)(ntok * D) : 0.0f)
+                         : c->w_ground * c->ground_e / (float)(nitem * K * D);
     double dtau = 0.0;
     for (int i = g->first; i < g->first + g->n; i++) {
         const u2_item *it = &f->items[i];
@@ -276,7 +277,7 @@ static void ground_backward(u2_fwd *f, const u2_group *g, u2_weights *gw, float 
                 for (int64_t d = 0; d < D; d++) {
                     float diff = e[d] - x[d];
                     de[d] += 2.0f * cq * diff;
-                    dx[t * D + d] -= 0.25f * 2.0f * cq * diff;
+                    dx[t * D + d] -= 2.0f * ce * diff;
                 }
             }
             scatter_tokens(f, it, dx, dV, dTx);

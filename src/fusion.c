@@ -355,9 +355,9 @@ static void ground_loss(u2_fwd *f, const u2_group *g, double *lq, double *le)
         }
     }
     if (c->grounding == U2_GROUND_NEAREST) {
-        double m = ntok ? qs / (double)(ntok * D) : 0.0;
-        *lq = m;        /* codebook term: mean((e - sg x)^2) */
-        *le = 0.25 * m; /* commitment term: 0.25 mean((sg e - x)^2) */
+        /* the dictionary term mean((e - sg x)^2) and the commitment term
+         * mean((sg e - x)^2) have one value; only their gradients differ */
+        *lq = *le = ntok ? qs / (double)(ntok * D) : 0.0;
         return;
     }
     *lq = ntok ? qs / (double)(ntok * D) : 0.0;
@@ -570,8 +570,7 @@ void u2_forward_batch(u2_fwd *f, const u2_batch *b)
     ground_loss(f, group_of_kind(f, U2_ITEM_PAIR), &L->ground_pairs_q, &L->ground_pairs_e);
     ground_loss(f, group_of_kind(f, U2_ITEM_TEXT), &L->ground_texts_q, &L->ground_texts_e);
     ground_loss(f, group_of_kind(f, U2_ITEM_IMAGE), &L->ground_images_q, &L->ground_images_e);
-    const double gq = c->grounding == U2_GROUND_NEAREST ? 1.0 : c->ground_q;
-    const double ge = c->grounding == U2_GROUND_NEAREST ? 1.0 : c->ground_e;
+    const double gq = c->ground_q, ge = c->ground_e;
     L->ground_pairs = gq * L->ground_pairs_q + ge * L->ground_pairs_e;
     L->ground_texts = gq * L->ground_texts_q + ge * L->ground_texts_e;
     L->ground_images = gq * L->ground_images_q + ge * L->ground_images_e;
