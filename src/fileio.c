@@ -156,8 +156,11 @@ int u2_atomic_commit(u2_afile *f)
         return -1; /* the write error is already recorded */
     }
     int rc = 0;
-    errno = 0;
-    if (fflush(f->fp) != 0 || ferror(f->fp)) {
+    if (ferror(f->fp)) {
+        /* a write through u2_atomic_fp() failed earlier; its errno is gone */
+        f->failed = 1;
+        rc = u2_fail(f->path, "write failed (an earlier write to the stream failed)");
+    } else if (errno = 0, fflush(f->fp) != 0) {
         rc = write_error(f, errno ? errno : EIO);
     } else if (!(f->flags & U2_ATOMIC_NOSYNC) && fsync(fileno(f->fp)) != 0 && errno != EINVAL) {
         rc = u2_fail(f->path, "cannot sync to disk (%s)", strerror(errno));
