@@ -3,6 +3,7 @@
 #define UNIMO2_CLI_H
 
 int cmd_info(int argc, char **argv);
+int cmd_tokenizer(int argc, char **argv);
 
 /* Print "unimo2: <msg>" for the recorded error and return 1. */
 int cli_error(void);

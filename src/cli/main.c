@@ -17,6 +17,7 @@ typedef struct {
 
 static const command commands[] = {
     {"info", cmd_info, "config, parameter count, kernel set in use"},
+    {"tokenizer", cmd_tokenizer, "train a byte-level BPE vocabulary; encode, decode"},
 };
 
 static void usage(FILE *f)
