@@ -65,8 +65,9 @@ static int parse_int(const char *opt, const char *s, long lo, long hi, long *out
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return u2_fail(opt, "'%s' is not a whole number in %ld..%ld", s, lo, hi);
+    if (errno == ERANGE || (end != s && !*end && (v < lo || v > hi)))
+        return u2_fail(opt, "%s is outside %ld..%ld", s, lo, hi);
+    if (errno || end == s || *end) return u2_fail(opt, "'%s' is not a whole number", s);
     *out = v;
     return 0;
 }
@@ -253,11 +254,11 @@ int cmd_tokenizer(int argc, char **argv)
         switch (c) {
         case 't': texts[ntexts++] = optarg; break;
         case 'n':
-            if (parse_int("--vocab-size", optarg, 0, LONG_MAX, &vocab_size)) goto fail;
+            if (parse_int("--vocab-size", optarg, 0, INT32_MAX, &vocab_size)) goto fail;
             break;
         case 'o': out = optarg; break;
         case 'f':
-            if (parse_int("--min-frequency", optarg, 1, LONG_MAX, &min_freq)) goto fail;
+            if (parse_int("--min-frequency", optarg, 1, INT32_MAX, &min_freq)) goto fail;
             break;
         case 'v': vocab = optarg; break;
         case 'e': encode[nencode++] = optarg; break;
