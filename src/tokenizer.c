@@ -482,6 +482,7 @@ u2_tokenizer *u2_tok_load_dir(const char *dir)
 /* ---------------------------------------------------------------- saving */
 static int mkdir_p(const char *dir)
 {
+    if (!*dir) return u2_fail("output directory", "the name is empty");
     char *p = u2_strdup(dir);
     int rc = 0;
     for (char *s = p + 1;; s++) {

@@ -72,6 +72,8 @@ u2 tokenizer --texts "$tmp/a.txt" --vocab-size 300 --out "$tmp/a.txt/sub" >/dev/
 expect_fail "unwritable output directory" "^unimo2: .*a.txt/sub"
 ! grep -q merging "$tmp/err"
 check $? "the output directory is checked before training"
+u2 tokenizer --texts "$tmp/a.txt" --vocab-size 300 --out "" >/dev/null 2>"$tmp/err"; rc=$?
+expect_fail "empty output directory name" "empty"
 u2 tokenizer --texts "$tmp/a.txt" --out "$tmp/v3" >/dev/null 2>"$tmp/err"; rc=$?
 expect_fail "training without --vocab-size" "vocab-size"
 
