@@ -23,6 +23,7 @@ static const command commands[] = {
     {"train", cmd_train, "pretrain on pairs, texts and images"},
     {"gen-data", cmd_gen_data, "render the synthetic shapes data set"},
     {"import-mnist", cmd_import_mnist, "MNIST digit JSON files -> a data set (scripts/get-mnist.sh)"},
+    {"tokenizer", cmd_tokenizer, "train a byte-level BPE vocabulary; encode, decode"},
 };
 
 static void usage(FILE *f)
