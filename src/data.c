@@ -7,6 +7,8 @@
 #include "util.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <string.h>

@@ -99,7 +99,7 @@ int cmd_train(int argc, char **argv)
         case O_RESUME: o.resume = 1; break;
         case O_STEPS: rc = cli_parse_u64("--steps", optarg, &u); o.steps = (int64_t)u; have_steps = 1; break;
         case O_THREADS: rc = cli_parse_int("--threads", optarg, 1, 1024, &v); u2_set_num_threads(v); break;
-        case O_SEED: rc = cli_parse_u64("--seed", optarg, &o.seed); break;
+        case O_SEED: rc = cli_parse_u64("--seed", optarg, &u); o.seed = u; break;
         case O_BP: rc = cli_parse_int("--pairs-batch", optarg, 0, 1 << 16, &o.bp); break;
         case O_BT: rc = cli_parse_int("--texts-batch", optarg, 0, 1 << 16, &o.bt); break;
         case O_BI: rc = cli_parse_int("--images-batch", optarg, 0, 1 << 16, &o.bi); break;

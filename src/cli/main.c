@@ -31,7 +31,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: unimo2 COMMAND [OPTIONS]   (unimo2 COMMAND --help for each)\n\n"
                "UNIMO-2 grounded vision-language learning on CPUs.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nenvironment: UNIMO2_ISA=scalar|avx2|avx512|neon forces a kernel set;\n"
                "             UNIMO2_THREADS=N sets the thread count.\n");
 }
