@@ -229,9 +229,27 @@ static u2_tokenizer *get_tokenizer(const u2_train_opts *o, int vocab, int *train
     return t;
 }
 
+static int train_run(u2_train_opts *op);
+
 int u2_train(const u2_train_opts *oin)
 {
     u2_train_opts o = *oin;
+    /* from the start: a signal during set-up must not kill the process half-way */
+    stop_signal = 0;
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    int rc_all = train_run(&o);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    return rc_all;
+}
+
+static int train_run(u2_train_opts *op)
+{
+    u2_train_opts o = *op;
     char ckpt[4096], csv[4096], svg[4096], mpath[4096], cfgp[4096];
     if (u2_mkdir_p(o.out_dir) != 0) return 1;
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", o.out_dir);
@@ -338,13 +356,6 @@ int u2_train(const u2_train_opts *oin)
         if (rc) goto fail_log;
     }
 
-    stop_signal = 0;
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-
     u2_prefetch *pf = u2_prefetch_start(&corpus, &bo, step0);
     float *grads = u2_malloc(sizeof(float) * (size_t)m.L.total);
     u2_fwd f;
@@ -356,12 +367,17 @@ int u2_train(const u2_train_opts *oin)
     double t0 = u2_now(), tlast = t0;
     int64_t step = step0, last_ckpt = step0;
     int status = 0;
-    while (step < o.steps) {
+    if (stop_signal && step < o.steps) {
+        fprintf(stderr, "unimo2: interrupted before step %lld; nothing new to save\n", (long long)step + 1);
+        status = 130;
+    }
+    while (status == 0 && step < o.steps) {
         const u2_batch_buf *bb = pf ? u2_prefetch_next(pf) : NULL;
         if (!bb) {
             status = 1;
             break;
         }
+        if (o.inject_nan_at > 0 && step + 1 == o.inject_nan_at) m.w.cls[0] = NAN;
         u2_fwd_reset(&f);
         u2_forward_batch(&f, &bb->b);
         const u2_losses *L = &f.loss;
@@ -421,12 +437,11 @@ int u2_train(const u2_train_opts *oin)
     }
     if (status == 0) {
         u2_progress_end(&prog);
+        /* the final checkpoint already holds these weights */
         if (u2_model_save(&m, mpath) != 0 || plot_log(csv, svg) != 0) status = 1;
         else if (!o.quiet)
             fprintf(stderr, "unimo2: wrote %s, %s, %s (%.1f s)\n", mpath, csv, svg, u2_now() - t0);
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
     u2_prefetch_stop(pf);
     u2_arena_free(&scratch);
     u2_fwd_free(&f);

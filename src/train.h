@@ -22,6 +22,7 @@ typedef struct {
     u2_optim_cfg optim;
     int64_t ckpt_every;    /* steps between checkpoints (0: only at the end) */
     int64_t stop_at;       /* testing: behave as if SIGTERM arrived after this step (0: off) */
+    int64_t inject_nan_at; /* testing: poison a weight before this step (0: off) */
     int quiet;
     int json;              /* one JSON object per logged step on stdout */
     int64_t log_every;
