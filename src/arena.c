@@ -65,6 +65,24 @@ static void free_chunks(u2_chunk *c)
     }
 }
 
+u2_arena_mark u2_arena_save(const u2_arena *a)
+{
+    u2_arena_mark m = {a->head, a->head ? a->head->used : 0, a->used_total};
+    return m;
+}
+
+void u2_arena_restore(u2_arena *a, u2_arena_mark m)
+{
+    while (a->head && a->head != m.chunk) { /* chunks opened after the mark */
+        u2_chunk *p = a->head->prev;
+        free(a->head->mem);
+        free(a->head);
+        a->head = p;
+    }
+    if (a->head) a->head->used = m.used;
+    a->used_total = m.used_total;
+}
+
 void u2_arena_reset(u2_arena *a)
 {
     if (a->head && a->head->prev) { /* several chunks: replace by one of the peak size */

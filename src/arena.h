@@ -21,6 +21,13 @@ float *u2_arena_alloc(u2_arena *a, size_t n);
 /* n floats set to zero. */
 float *u2_arena_zalloc(u2_arena *a, size_t n);
 int32_t *u2_arena_alloc_i32(u2_arena *a, size_t n);
+/* A position in the arena, to give back everything allocated after it. */
+typedef struct {
+    u2_chunk *chunk;
+    size_t used, used_total;
+} u2_arena_mark;
+u2_arena_mark u2_arena_save(const u2_arena *a);
+void u2_arena_restore(u2_arena *a, u2_arena_mark m);
 /* Forget every allocation; keep (and consolidate) the memory. */
 void u2_arena_reset(u2_arena *a);
 void u2_arena_free(u2_arena *a);
