@@ -21,6 +21,8 @@ static const command commands[] = {
     {"info", cmd_info, "config, parameter count, kernel set in use"},
     {"init", cmd_init, "write a seeded random model"},
     {"train", cmd_train, "pretrain on pairs, texts and images"},
+    {"embed", cmd_embed, "image and text embeddings"},
+    {"score", cmd_score, "ITM + CMCL score of image-text pairs"},
     {"gen-data", cmd_gen_data, "render the synthetic shapes data set"},
     {"import-mnist", cmd_import_mnist, "MNIST digit JSON files -> a data set (scripts/get-mnist.sh)"},
     {"tokenizer", cmd_tokenizer, "train a byte-level BPE vocabulary; encode, decode"},
