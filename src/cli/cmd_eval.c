@@ -33,11 +33,13 @@ static void help(void)
 
 static void put_ret(const char *name, const u2_retrieval *r, int json, int k)
 {
-    if (json)
-        printf("{\"eval\":\"retrieval\",\"method\":\"%s\",\"n\":%d,%s%d%s\"i2t_r1\":%.4f,\"i2t_r5\":%.4f,"
-               "\"i2t_r10\":%.4f,\"t2i_r1\":%.4f,\"t2i_r5\":%.4f,\"t2i_r10\":%.4f,\"seconds\":%.3f}\n",
-               name, r->n, k ? "\"k\":" : "", k, k ? "," : "", r->i2t[0], r->i2t[1], r->i2t[2],
-               r->t2i[0], r->t2i[1], r->t2i[2], r->seconds);
+    if (json) {
+        printf("{\"eval\":\"retrieval\",\"method\":\"%s\",\"n\":%d,", name, r->n);
+        if (k) printf("\"k\":%d,", k);
+        printf("\"i2t_r1\":%.4f,\"i2t_r5\":%.4f,\"i2t_r10\":%.4f,\"t2i_r1\":%.4f,\"t2i_r5\":%.4f,"
+               "\"t2i_r10\":%.4f,\"seconds\":%.3f}\n", r->i2t[0], r->i2t[1], r->i2t[2], r->t2i[0],
+               r->t2i[1], r->t2i[2], r->seconds);
+    }
     else
         printf("  %-22s n=%-5d i2t R@1 %5.1f  R@5 %5.1f  R@10 %5.1f | t2i R@1 %5.1f  R@5 %5.1f  R@10 %5.1f"
                "  (%.1f s; chance R@1 %.1f)\n",
