@@ -8,6 +8,7 @@ int cmd_train(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
 int cmd_gen_data(int argc, char **argv);
 int cmd_import_mnist(int argc, char **argv);
 int cmd_tokenizer(int argc, char **argv);

@@ -25,6 +25,7 @@ static const command commands[] = {
     {"embed", cmd_embed, "image and text embeddings"},
     {"score", cmd_score, "ITM + CMCL score of image-text pairs"},
     {"eval", cmd_eval, "zero-shot retrieval, classification, linear probe"},
+    {"demo", cmd_demo, "the main job: data, tokenizer, training, evaluation, export"},
     {"gen-data", cmd_gen_data, "render the synthetic shapes data set"},
     {"import-mnist", cmd_import_mnist, "MNIST digit JSON files -> a data set (scripts/get-mnist.sh)"},
     {"tokenizer", cmd_tokenizer, "train a byte-level BPE vocabulary; encode, decode"},
