@@ -1,9 +1,21 @@
 /* The GEMM driver: five loops (NC, KC, MC, NR, MR) around the ISA's
  * micro-kernel, with A and B packed into contiguous panels (BLIS).
  *
- * Threads split the NR-panel (jr) loop statically, so every element of C is
- * computed by one thread in a fixed order: results do not depend on the
- * thread count or on scheduling. */
+ *   for jc in N step nc:                 B block  kc x nc  -> packed, shared
+ *     for pc in K step kc:
+ *       pack B[pc.., jc..]               (panels split across threads)
+ *       for ic in M step mc:
+ *         pack A[ic.., pc..]             (panels split across threads)
+ *         for each MR x NR tile of the mc x nc block:   (tiles split)
+ *           ukr(kc, A panel, B panel, C tile, epilogue on the last pc)
+ *
+ * Determinism: the blocking of K depends on K and the ISA only, and each
+ * element of C is accumulated by one micro-kernel call per k block in a
+ * fixed order, so C does not depend on the thread count or on which thread
+ * computes which tile.  The SIGMOID_COLSUM epilogue sums a column's tiles in
+ * row order; with it, threads split only whole column panels, so every
+ * column sum is also built by one thread in a fixed order.
+ */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -36,6 +48,118 @@ static float *pack_arena(size_t nfloats)
 }
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static int64_t round_up(int64_t a, int64_t b) { return cdiv(a, b) * b; }
+
+/* Split a dimension of n into the fewest blocks of at most `max`, of equal
+ * size rounded up to a multiple of `unit` (no thin last block). */
+static int64_t balanced_block(int64_t n, int64_t max, int64_t unit)
+{
+    if (n <= 0) return unit;
+    int64_t b = round_up(cdiv(n, cdiv(n, max)), unit);
+    return b < max ? b : max;
+}
+
+/* [lo, hi) of n items for thread t of nt */
+static void span(int64_t n, int t, int nt, int64_t *lo, int64_t *hi)
+{
+    *lo = n * t / nt;
+    *hi = n * (t + 1) / nt;
+}
+
+typedef struct {
+    const u2_gemm_info *g;
+    int transa, transb;
+    int64_t M, N, K;
+    float alpha, beta;
+    const float *A, *B;
+    int64_t lda, ldb;
+    float *C;
+    int64_t ldc;
+    const u2_epilogue *epi;
+    int64_t kc, mc, nc; /* blocksizes used for this call */
+    float *apack, *bpack;
+    int cols_only; /* split whole column panels only (column sums) */
+} gemm_job;
+
+static void barrier(int nt)
+{
+    if (nt > 1) { /* never an orphaned barrier binding to a caller's parallel region */
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+    }
+}
+
+static void gemm_thread(const gemm_job *j, int t, int nt)
+{
+    const u2_gemm_info *g = j->g;
+    const int MR = g->mr, NR = g->nr;
+    for (int64_t jc = 0; jc < j->N; jc += j->nc) {
+        const int64_t nc = min64(j->nc, j->N - jc);
+        const int64_t npanels = cdiv(nc, NR);
+        int64_t pc = 0;
+        do { /* at least once, so K == 0 still applies beta and the epilogue */
+            const int64_t kc = min64(j->kc, j->K - pc);
+            const int last = pc + kc >= j->K;
+            const float beta_blk = pc == 0 ? j->beta : 1.0f;
+            int64_t lo, hi;
+            span(npanels, t, nt, &lo, &hi);
+            for (int64_t jp = lo; jp < hi; jp++) {
+                const int64_t j0 = jp * NR;
+                const float *src = j->transb ? j->B + (jc + j0) * j->ldb + pc
+                                             : j->B + pc * j->ldb + jc + j0;
+                g->pack_b(kc, min64(NR, nc - j0), src, j->ldb, j->transb,
+                          j->bpack + jp * NR * kc);
+            }
+            barrier(nt); /* B packed, and nobody still reads the previous block */
+            for (int64_t ic = 0; ic < j->M; ic += j->mc) {
+                const int64_t mc = min64(j->mc, j->M - ic);
+                const int64_t mpanels = cdiv(mc, MR);
+                span(mpanels, t, nt, &lo, &hi);
+                for (int64_t ip = lo; ip < hi; ip++) {
+                    const int64_t i0 = ip * MR;
+                    const float *src = j->transa ? j->A + pc * j->lda + ic + i0
+                                                 : j->A + (ic + i0) * j->lda + pc;
+                    g->pack_a(min64(MR, mc - i0), kc, src, j->lda, j->transa,
+                              j->apack + ip * MR * kc);
+                }
+                barrier(nt);
+                /* tiles in column-panel-major order; each thread takes a range */
+                if (j->cols_only) {
+                    span(npanels, t, nt, &lo, &hi);
+                    lo *= mpanels;
+                    hi *= mpanels;
+                } else {
+                    span(npanels * mpanels, t, nt, &lo, &hi);
+                }
+                for (int64_t q = lo; q < hi; q++) {
+                    const int64_t jp = q / mpanels, ip = q % mpanels;
+                    const int64_t j0 = jp * NR, i0 = ip * MR;
+                    const int nn = (int)min64(NR, nc - j0);
+                    const int mm = (int)min64(MR, mc - i0);
+                    u2_epilogue te, *tp = NULL;
+                    if (last && j->epi) {
+                        te = *j->epi;
+                        if (te.bias) te.bias += jc + j0;
+                        if (te.pre) te.pre += (ic + i0) * te.ldpre + jc + j0;
+                        if (te.colsum) te.colsum += jc + j0;
+                        tp = &te;
+                    }
+                    g->ukr(kc, j->apack + ip * MR * kc, j->bpack + jp * NR * kc,
+                           j->C + (ic + i0) * j->ldc + jc + j0, j->ldc, mm, nn, j->alpha,
+                           beta_blk, tp);
+                }
+                barrier(nt); /* the A block is free again */
+            }
+            pc += kc;
+        } while (pc < j->K);
+    }
+}
+
+/* Below this many multiply-adds a second thread costs more than it saves
+ * (u2_sgemm only; u2_sgemm_k runs the thread count it is given). */
+#define U2_GEMM_MT_MIN (96 * 96 * 96)
 
 void u2_sgemm_k(const u2_kernels *k, int nthreads, int transa, int transb, int64_t M,
                 int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
@@ -43,81 +167,63 @@ void u2_sgemm_k(const u2_kernels *k, int nthreads, int transa, int transb, int64
                 const u2_epilogue *epi)
 {
     if (M <= 0 || N <= 0) return;
-    const u2_gemm_info *g = &k->gemm;
-    const int MR = g->mr, NR = g->nr;
-    const int64_t KC = g->kc, MC = g->mc, NC = g->nc;
-    const int64_t nc_max = min64(NC, (N + NR - 1) / NR * NR);
-    const int64_t mc_max = min64(MC, (M + MR - 1) / MR * MR);
-    const int64_t kc_max = K > 0 ? min64(KC, K) : 0;
-    float *bpack = pack_arena((size_t)(kc_max * nc_max + kc_max * mc_max) + 64);
-    float *apack = bpack + kc_max * nc_max + 16; /* keep the two panels apart */
+    if (K < 0) K = 0;
+    gemm_job j = {.g = &k->gemm, .transa = transa, .transb = transb, .M = M, .N = N, .K = K,
+                  .alpha = alpha, .beta = beta, .A = A, .B = B, .lda = lda, .ldb = ldb,
+                  .C = C, .ldc = ldc, .epi = epi};
+    const u2_gemm_info *g = j.g;
+    j.kc = K > 0 ? balanced_block(K, g->kc, 1) : 0;
+    j.mc = balanced_block(M, g->mc, g->mr);
+    j.nc = balanced_block(N, g->nc, g->nr);
+    j.cols_only = epi && epi->act == U2_ACT_SIGMOID_COLSUM && epi->colsum;
+
+    const int64_t bfloats = round_up(j.kc * j.nc, 16), afloats = round_up(j.kc * j.mc, 16);
+    j.bpack = pack_arena((size_t)(bfloats + afloats + 16));
+    j.apack = j.bpack + bfloats + 16; /* keep the two panels apart */
 
 #ifdef _OPENMP
     if (nthreads < 1 || omp_in_parallel()) nthreads = 1;
-#else
-    nthreads = 1;
+    if (nthreads > 1) {
+#pragma omp parallel num_threads(nthreads)
+        gemm_thread(&j, omp_get_thread_num(), omp_get_num_threads());
+        return;
+    }
 #endif
     (void)nthreads;
-
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
-    {
-        for (int64_t jc = 0; jc < N; jc += NC) {
-            const int64_t nc = min64(NC, N - jc);
-            const int64_t npanels = (nc + NR - 1) / NR;
-            int64_t pc = 0;
-            do { /* at least once, so K == 0 still applies beta and the epilogue */
-                const int64_t kc = min64(KC, K - pc);
-                const int last = pc + kc >= K;
-                const float beta_blk = pc == 0 ? beta : 1.0f;
-                /* pack B block: op(B)[pc:pc+kc, jc:jc+nc], NR panels split across threads */
-#pragma omp for schedule(static)
-                for (int64_t jp = 0; jp < npanels; jp++) {
-                    const int64_t j0 = jp * NR;
-                    const int64_t nn = min64(NR, nc - j0);
-                    const float *src = transb ? B + (jc + j0) * ldb + pc : B + pc * ldb + jc + j0;
-                    g->pack_b(kc, nn, src, ldb, transb, bpack + jp * NR * kc);
-                }
-                for (int64_t ic = 0; ic < M; ic += MC) {
-                    const int64_t mc = min64(MC, M - ic);
-                    const int64_t mpanels = (mc + MR - 1) / MR;
-#pragma omp for schedule(static)
-                    for (int64_t ip = 0; ip < mpanels; ip++) {
-                        const int64_t i0 = ip * MR;
-                        const int64_t mm = min64(MR, mc - i0);
-                        const float *src = transa ? A + pc * lda + ic + i0 : A + (ic + i0) * lda + pc;
-                        g->pack_a(mm, kc, src, lda, transa, apack + ip * MR * kc);
-                    }
-#pragma omp for schedule(static)
-                    for (int64_t jp = 0; jp < npanels; jp++) {
-                        const int64_t j0 = jp * NR;
-                        const int nn = (int)min64(NR, nc - j0);
-                        for (int64_t ip = 0; ip < mpanels; ip++) {
-                            const int64_t i0 = ip * MR;
-                            const int mm = (int)min64(MR, mc - i0);
-                            float *ct = C + (ic + i0) * ldc + jc + j0;
-                            u2_epilogue te, *tp = NULL;
-                            if (last && epi) {
-                                te = *epi;
-                                if (te.bias) te.bias += jc + j0;
-                                if (te.pre) te.pre += (ic + i0) * te.ldpre + jc + j0;
-                                if (te.colsum) te.colsum += jc + j0;
-                                tp = &te;
-                            }
-                            g->ukr(kc, apack + ip * MR * kc, bpack + jp * NR * kc, ct, ldc, mm,
-                                   nn, alpha, beta_blk, tp);
-                        }
-                    }
-                }
-                pc += kc;
-            } while (pc < K);
-        }
-    }
+    gemm_thread(&j, 0, 1);
 }
 
 void u2_sgemm(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
               const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
               int64_t ldc, const u2_epilogue *epi)
 {
-    u2_sgemm_k(u2_kern(), u2_num_threads(), transa, transb, M, N, K, alpha, A, lda, B, ldb,
-               beta, C, ldc, epi);
+    int nt = u2_num_threads();
+    if ((double)M * (double)N * (double)(K > 0 ? K : 1) < U2_GEMM_MT_MIN) nt = 1;
+    u2_sgemm_k(u2_kern(), nt, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+               epi);
+}
+
+int u2_gemm_extras_isa(u2_isa isa, u2_gemm_extras *out)
+{
+    switch (isa) {
+    case U2_ISA_SCALAR:
+        *out = (u2_gemm_extras){u2_fma_burn_ref, 12 * 2, u2_sigmoid_colsum_ref};
+        return 0;
+#ifdef U2_BUILD_AVX2
+    case U2_ISA_AVX2:
+        *out = (u2_gemm_extras){u2_fma_burn_avx2, 12 * 8 * 2, u2_sigmoid_colsum_avx2};
+        return 0;
+#endif
+#ifdef U2_BUILD_AVX512
+    case U2_ISA_AVX512:
+        *out = (u2_gemm_extras){u2_fma_burn_avx512, 12 * 16 * 2, u2_sigmoid_colsum_avx512};
+        return 0;
+#endif
+#ifdef U2_BUILD_NEON
+    case U2_ISA_NEON:
+        *out = (u2_gemm_extras){u2_fma_burn_neon, 12 * 4 * 2, u2_sigmoid_colsum_neon};
+        return 0;
+#endif
+    default: return -1;
+    }
 }

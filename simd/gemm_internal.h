@@ -1,4 +1,5 @@
-/* Pieces of the GEMM shared between the driver and the ISA files. */
+/* Pieces of the GEMM shared between the driver, the ISA files, the tests and
+ * the benchmark (not part of the public API). */
 #ifndef UNIMO2_SIMD_GEMM_INTERNAL_H
 #define UNIMO2_SIMD_GEMM_INTERNAL_H
 #include "kernels.h"
@@ -13,5 +14,42 @@ void u2_gemm_init_ref(u2_gemm_info *g);
 void u2_gemm_init_avx2(u2_gemm_info *g);
 void u2_gemm_init_avx512(u2_gemm_info *g);
 void u2_gemm_init_neon(u2_gemm_info *g);
+
+/* Test only (tests/gemm_emu.c): the micro-kernel template instantiated with
+ * plain GCC vectors at the AVX-512 geometry (12 x 32, 16 lanes, the AVX-512
+ * blocksizes), so the AVX-512 code path is exercised on CPUs without it. */
+void u2_gemm_init_emu512(u2_gemm_info *g);
+
+/* Tile shapes and cache blocking per ISA (see each ISA file for why). */
+#define U2_AVX512_MR 12
+#define U2_AVX512_NV 2 /* NR = 32 */
+#define U2_AVX512_KC 384
+#define U2_AVX512_MC 480
+#define U2_AVX512_NC 3072
+
+/* Per-ISA extras for the benchmark and the grounding search. */
+typedef float (*u2_fma_burn_fn)(int64_t iters);
+typedef void (*u2_sigcs_fn)(float *s, int64_t m, int64_t n, int64_t lds, float *colsum);
+typedef struct {
+    /* A register-only loop of independent FMAs: `iters` iterations of
+     * burn_flops floating-point operations; the result only defeats
+     * dead-code elimination. */
+    u2_fma_burn_fn burn;
+    int burn_flops;
+    /* s = sigmoid(s) in place and colsum[j] += sum_i s[i][j] for an m x n block:
+     * the unfused second pass of the grounding search. */
+    u2_sigcs_fn sigcs;
+} u2_gemm_extras;
+/* 0 and *out filled when the ISA is built (not checking the CPU), else -1. */
+int u2_gemm_extras_isa(u2_isa isa, u2_gemm_extras *out);
+
+float u2_fma_burn_ref(int64_t iters);
+float u2_fma_burn_avx2(int64_t iters);
+float u2_fma_burn_avx512(int64_t iters);
+float u2_fma_burn_neon(int64_t iters);
+void u2_sigmoid_colsum_ref(float *s, int64_t m, int64_t n, int64_t lds, float *colsum);
+void u2_sigmoid_colsum_avx2(float *s, int64_t m, int64_t n, int64_t lds, float *colsum);
+void u2_sigmoid_colsum_avx512(float *s, int64_t m, int64_t n, int64_t lds, float *colsum);
+void u2_sigmoid_colsum_neon(float *s, int64_t m, int64_t n, int64_t lds, float *colsum);
 
 #endif

@@ -102,3 +102,28 @@ void u2_gemm_init_ref(u2_gemm_info *g)
     g->pack_a = pack_a_ref;
     g->pack_b = pack_b_ref;
 }
+
+void u2_sigmoid_colsum_ref(float *s, int64_t m, int64_t n, int64_t lds, float *colsum)
+{
+    for (int64_t j = 0; j < n; j++) {
+        float sum = 0.0f;
+        for (int64_t i = 0; i < m; i++) {
+            float v = 1.0f / (1.0f + expf(-s[i * lds + j]));
+            s[i * lds + j] = v;
+            sum += v;
+        }
+        colsum[j] += sum;
+    }
+}
+
+/* 12 independent multiply-add chains (2 flops each per iteration). */
+float u2_fma_burn_ref(int64_t iters)
+{
+    float x[12];
+    for (int j = 0; j < 12; j++) x[j] = 0.1f * (float)j;
+    for (int64_t i = 0; i < iters; i++)
+        for (int j = 0; j < 12; j++) x[j] = x[j] * 0.999f + 0.001f;
+    float s = 0.0f;
+    for (int j = 0; j < 12; j++) s += x[j];
+    return s;
+}
