@@ -105,24 +105,24 @@ static void gemm_thread(const gemm_job *j, int t, int nt)
             const float beta_blk = pc == 0 ? j->beta : 1.0f;
             int64_t lo, hi;
             span(npanels, t, nt, &lo, &hi);
-            for (int64_t jp = lo; jp < hi; jp++) {
-                const int64_t j0 = jp * NR;
+            if (lo < hi) { /* this thread's panels, in one call */
+                const int64_t j0 = lo * NR;
                 const float *src = j->transb ? j->B + (jc + j0) * j->ldb + pc
                                              : j->B + pc * j->ldb + jc + j0;
-                g->pack_b(kc, min64(NR, nc - j0), src, j->ldb, j->transb,
-                          j->bpack + jp * NR * kc);
+                g->pack_b(kc, min64(hi * NR, nc) - j0, src, j->ldb, j->transb,
+                          j->bpack + lo * NR * kc);
             }
             barrier(nt); /* B packed, and nobody still reads the previous block */
             for (int64_t ic = 0; ic < j->M; ic += j->mc) {
                 const int64_t mc = min64(j->mc, j->M - ic);
                 const int64_t mpanels = cdiv(mc, MR);
                 span(mpanels, t, nt, &lo, &hi);
-                for (int64_t ip = lo; ip < hi; ip++) {
-                    const int64_t i0 = ip * MR;
+                if (lo < hi) {
+                    const int64_t i0 = lo * MR;
                     const float *src = j->transa ? j->A + pc * j->lda + ic + i0
                                                  : j->A + (ic + i0) * j->lda + pc;
-                    g->pack_a(min64(MR, mc - i0), kc, src, j->lda, j->transa,
-                              j->apack + ip * MR * kc);
+                    g->pack_a(min64(hi * MR, mc) - i0, kc, src, j->lda, j->transa,
+                              j->apack + lo * MR * kc);
                 }
                 barrier(nt);
                 /* tiles in column-panel-major order; each thread takes a range */
@@ -193,14 +193,18 @@ void u2_sgemm_k(const u2_kernels *k, int nthreads, int transa, int transb, int64
     gemm_thread(&j, 0, 1);
 }
 
+int u2_gemm_threads(int64_t M, int64_t N, int64_t K)
+{
+    if ((double)M * (double)N * (double)(K > 0 ? K : 1) < U2_GEMM_MT_MIN) return 1;
+    return u2_num_threads();
+}
+
 void u2_sgemm(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
               const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
               int64_t ldc, const u2_epilogue *epi)
 {
-    int nt = u2_num_threads();
-    if ((double)M * (double)N * (double)(K > 0 ? K : 1) < U2_GEMM_MT_MIN) nt = 1;
-    u2_sgemm_k(u2_kern(), nt, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
-               epi);
+    u2_sgemm_k(u2_kern(), u2_gemm_threads(M, N, K), transa, transb, M, N, K, alpha, A, lda, B,
+               ldb, beta, C, ldc, epi);
 }
 
 int u2_gemm_extras_isa(u2_isa isa, u2_gemm_extras *out)

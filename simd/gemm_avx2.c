@@ -10,6 +10,8 @@
 #include <immintrin.h>
 #include <sleef.h>
 
+#include "gemm_x86_pack.h"
+
 /* Blocksizes for Zen3 (32 KiB L1d, 512 KiB L2 per core), measured with
  * unimo2-bench gemm: a KC x NR panel of B (16 KiB) stays in L1, an MC x KC
  * block of A (144 KiB) in L2, a KC x NC block of B in L3. */
@@ -43,6 +45,9 @@ static const int32_t u2_mask_tab[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0,
 #define U2_VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define U2_VERF(v) Sleef_erff8_u10avx2(v)
 #define U2_VEXP(v) Sleef_expf8_u10avx2(v)
+
+#define U2_PACK_BT_BLOCK(kc, src, ldb, dst) u2_pack_bt_x86(U2_NR, kc, src, ldb, dst)
+#define U2_PACK_A_ROWS(kc, src, lda, dst) u2_pack_a_x86(U2_MR, kc, src, lda, dst)
 
 #include "gemm_ukr.h"
 

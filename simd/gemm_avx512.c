@@ -12,6 +12,8 @@
 #include <immintrin.h>
 #include <sleef.h>
 
+#include "gemm_x86_pack.h"
+
 /* Blocksizes: BLIS's Skylake-X starting point (KC 384: a KC x NR panel of B
  * is 48 KiB, in L1 on 48 KiB parts and streamed from L2 elsewhere; MC x KC of
  * A = 720 KiB for a 1 MiB L2).  Not tuned here: no AVX-512 on this machine. */
@@ -43,6 +45,10 @@
 #define U2_VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define U2_VERF(v) Sleef_erff16_u10avx512f(v)
 #define U2_VEXP(v) Sleef_expf16_u10avx512f(v)
+
+/* the AVX2 transposes of gemm_x86_pack.h (tested by the AVX2 build) */
+#define U2_PACK_BT_BLOCK(kc, src, ldb, dst) u2_pack_bt_x86(U2_NR, kc, src, ldb, dst)
+#define U2_PACK_A_ROWS(kc, src, lda, dst) u2_pack_a_x86(U2_MR, kc, src, lda, dst)
 
 #include "gemm_ukr.h"
 

@@ -19,6 +19,9 @@ void u2_gemm_init_neon(u2_gemm_info *g);
  * plain GCC vectors at the AVX-512 geometry (12 x 32, 16 lanes, the AVX-512
  * blocksizes), so the AVX-512 code path is exercised on CPUs without it. */
 void u2_gemm_init_emu512(u2_gemm_info *g);
+/* The ISA the emulation was compiled for (it borrows the AVX2 pack helpers
+ * where the build has AVX2): run it only where u2_cpu_has() says so. */
+int u2_gemm_emu512_needs(void);
 
 /* Tile shapes and cache blocking per ISA (see each ISA file for why). */
 #define U2_AVX512_MR 12
@@ -26,6 +29,15 @@ void u2_gemm_init_emu512(u2_gemm_info *g);
 #define U2_AVX512_KC 384
 #define U2_AVX512_MC 480
 #define U2_AVX512_NC 3072
+
+/* The thread count u2_sgemm uses for a problem: 1 below a size where a
+ * second thread costs more than it saves, else u2_num_threads(). */
+int u2_gemm_threads(int64_t M, int64_t N, int64_t K);
+
+/* u2_gd_scores with an explicit table and thread count (tests, benchmarks). */
+void u2_gd_scores_k(const u2_kernels *k, int nthreads, const float *X, int64_t T, int64_t ldx,
+                    const float *E, int64_t C, int64_t D, float tau, float *s, int64_t lds,
+                    float *S);
 
 /* Per-ISA extras for the benchmark and the grounding search. */
 typedef float (*u2_fma_burn_fn)(int64_t iters);

@@ -37,12 +37,15 @@ void u2_pack_b_generic(int nr, int64_t kc, int64_t nc, const float *B, int64_t l
     }
 }
 
-/* Apply the epilogue to a finished m x n block t (row stride ldt) and store to c. */
+/* Apply the epilogue to a finished m x n block t (row stride ldt) and store to c.
+ * Column sums come from the values, not from c: c is written, never read back
+ * (u2_gd_scores relies on it and may pass ldc == 0 to discard the scores). */
 void u2_epilogue_store_ref(const float *t, int64_t ldt, float *c, int64_t ldc, int m, int n,
                            const u2_epilogue *epi)
 {
-    for (int i = 0; i < m; i++) {
-        for (int j = 0; j < n; j++) {
+    for (int j = 0; j < n; j++) {
+        float sum = 0.0f;
+        for (int i = 0; i < m; i++) {
             float v = t[i * ldt + j];
             if (epi) {
                 if (epi->bias) v += epi->bias[j];
@@ -53,14 +56,9 @@ void u2_epilogue_store_ref(const float *t, int64_t ldt, float *c, int64_t ldc, i
                     v = 1.0f / (1.0f + expf(-v));
             }
             c[i * ldc + j] = v;
+            sum += v;
         }
-    }
-    if (epi && epi->act == U2_ACT_SIGMOID_COLSUM && epi->colsum) {
-        for (int j = 0; j < n; j++) {
-            float s = 0.0f;
-            for (int i = 0; i < m; i++) s += c[i * ldc + j];
-            epi->colsum[j] += s;
-        }
+        if (epi && epi->act == U2_ACT_SIGMOID_COLSUM && epi->colsum) epi->colsum[j] += sum;
     }
 }
 

@@ -223,9 +223,24 @@ static void U2_FN(u2_pack_a)(int64_t mc, int64_t kc, const float *A, int64_t lda
 static void U2_FN(u2_pack_b)(int64_t kc, int64_t nc, const float *B, int64_t ldb, int trans,
                              float *dst)
 {
-    for (int64_t j0 = 0; j0 < nc; j0 += U2_NR) {
-        const int n = nc - j0 < U2_NR ? (int)(nc - j0) : U2_NR;
-        if (!trans) { /* B stored K x N: row p of the panel is contiguous */
+    if (!trans) { /* B stored K x N: rows are contiguous */
+        int64_t j0 = 0;
+        /* full panels, a few at a time so each row of B is read as one run */
+        while (nc - j0 >= U2_NR) {
+            const int64_t g = (nc - j0) / U2_NR < 4 ? (nc - j0) / U2_NR : 4;
+            const float *src = B + j0;
+            for (int64_t p = 0; p < kc; p++) {
+                for (int64_t q = 0; q < g; q++)
+                    for (int j = 0; j < U2_NV; j++)
+                        U2_VSTORE(dst + q * kc * U2_NR + p * U2_NR + j * U2_VL,
+                                  U2_VLOAD(src + q * U2_NR + j * U2_VL));
+                src += ldb;
+            }
+            j0 += g * U2_NR;
+            dst += g * kc * U2_NR;
+        }
+        if (j0 < nc) { /* the last, partial panel: zero lanes beyond n */
+            const int n = (int)(nc - j0);
             const float *src = B + j0;
             for (int64_t p = 0; p < kc; p++) {
                 for (int j = 0; j < U2_NV; j++) {
@@ -238,20 +253,24 @@ static void U2_FN(u2_pack_b)(int64_t kc, int64_t nc, const float *B, int64_t ldb
                 src += ldb;
                 dst += U2_NR;
             }
-        } else { /* B stored N x K: transpose */
-            const float *src = B + j0 * ldb;
-            int64_t p = 0;
-#ifdef U2_PACK_BT_BLOCK
-            /* whole blocks of the ISA's transpose width */
-            if (n == U2_NR) p = U2_PACK_BT_BLOCK(kc, src, ldb, dst);
-#endif
-            float *d = dst + p * U2_NR;
-            for (int j = 0; j < n; j++)
-                for (int64_t q = p; q < kc; q++) d[(q - p) * U2_NR + j] = src[j * ldb + q];
-            for (int j = n; j < U2_NR; j++)
-                for (int64_t q = p; q < kc; q++) d[(q - p) * U2_NR + j] = 0.0f;
-            dst += kc * U2_NR;
         }
+        return;
+    }
+    /* B stored N x K: transpose, one panel at a time */
+    for (int64_t j0 = 0; j0 < nc; j0 += U2_NR) {
+        const int n = nc - j0 < U2_NR ? (int)(nc - j0) : U2_NR;
+        const float *src = B + j0 * ldb;
+        int64_t p = 0;
+#ifdef U2_PACK_BT_BLOCK
+        /* the ISA's transposes for whole blocks of a full panel */
+        if (n == U2_NR) p = U2_PACK_BT_BLOCK(kc, src, ldb, dst);
+#endif
+        float *d = dst + p * U2_NR;
+        for (int j = 0; j < n; j++)
+            for (int64_t q = p; q < kc; q++) d[(q - p) * U2_NR + j] = src[j * ldb + q];
+        for (int j = n; j < U2_NR; j++)
+            for (int64_t q = p; q < kc; q++) d[(q - p) * U2_NR + j] = 0.0f;
+        dst += kc * U2_NR;
     }
 }
 

@@ -2,7 +2,9 @@
  * geometry (12 x 32 tiles of 16-lane vectors, the AVX-512 blocksizes), with
  * plain GCC vectors and libm for erf/exp, so every line of template logic the
  * AVX-512 build runs (tile edges, masks, epilogue, packing) is exercised on
- * a CPU without AVX-512.  Only the one-line primitives differ. */
+ * a CPU without AVX-512.  Only the one-line primitives differ.
+ * Where the build has AVX2 this file is compiled with the AVX2 flags and uses
+ * the same x86 transposing pack helpers as gemm_avx512.c, at its MR and NR. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -76,7 +78,21 @@ static inline u2v16 emu_exp(u2v16 v)
 #define U2_VERF(v) emu_erf(v)
 #define U2_VEXP(v) emu_exp(v)
 
+#if defined(__AVX2__) && defined(__FMA__)
+#include "gemm_x86_pack.h"
+#define U2_PACK_BT_BLOCK(kc, src, ldb, dst) u2_pack_bt_x86(U2_NR, kc, src, ldb, dst)
+#define U2_PACK_A_ROWS(kc, src, lda, dst) u2_pack_a_x86(U2_MR, kc, src, lda, dst)
+#define U2_EMU_NEEDS U2_ISA_AVX2
+#else
+#define U2_EMU_NEEDS U2_ISA_SCALAR
+#endif
+
 #include "gemm_ukr.h"
+
+int u2_gemm_emu512_needs(void)
+{
+    return U2_EMU_NEEDS;
+}
 
 void u2_gemm_init_emu512(u2_gemm_info *g)
 {

@@ -501,11 +501,17 @@ int main(void)
         test_table(kt, kt->name);
     }
     /* the template at the AVX-512 geometry on plain vectors */
-    u2_kernels emu = *u2_kern_isa(U2_ISA_SCALAR);
-    u2_gemm_init_emu512(&emu.gemm);
-    tap_diag("emu512: tile %dx%d, KC=%d MC=%d NC=%d", emu.gemm.mr, emu.gemm.nr, emu.gemm.kc,
-             emu.gemm.mc, emu.gemm.nc);
-    test_table(&emu, "emu512 (AVX-512 geometry)");
+    if (u2_cpu_has((u2_isa)u2_gemm_emu512_needs())) {
+        u2_kernels emu = *u2_kern_isa(U2_ISA_SCALAR);
+        u2_gemm_init_emu512(&emu.gemm);
+        tap_diag("emu512: tile %dx%d, KC=%d MC=%d NC=%d, x86 pack helpers: %s", emu.gemm.mr,
+                 emu.gemm.nr, emu.gemm.kc, emu.gemm.mc, emu.gemm.nc,
+                 u2_gemm_emu512_needs() == U2_ISA_AVX2 ? "yes" : "no");
+        test_table(&emu, "emu512 (AVX-512 geometry)");
+    } else {
+        tap_skip("emu512: built for %s, which this CPU lacks",
+                 u2_isa_name((u2_isa)u2_gemm_emu512_needs()));
+    }
 
     /* the public entry point (the table UNIMO2_ISA picks) */
     {
