@@ -24,6 +24,7 @@
 #define U2_MC 144
 #define U2_NC 4080
 #define U2_ROWS(X) X(0, 0, 0) X(1, 0, 1) X(2, 0, 2) X(3, 0, 3) X(4, 0, 4) X(5, 0, 5)
+#define U2_ROWS_HALF(X) X(0, 0, 0) X(1, 0, 1) X(2, 0, 2)
 #define U2_A_PREP(a) const float *const ap_ = (a)
 #define U2_A_ROW(i, g, l) const __m256 ar_ = _mm256_broadcast_ss(ap_ + (i))
 #define U2_A_FMA(acc, b, i, g, l) _mm256_fmadd_ps(ar_, b, acc)

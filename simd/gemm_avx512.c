@@ -27,6 +27,7 @@
 #define U2_NC U2_AVX512_NC
 #define U2_ROWS(X) X(0, 0, 0) X(1, 0, 1) X(2, 0, 2) X(3, 0, 3) X(4, 0, 4) X(5, 0, 5) \
     X(6, 0, 6) X(7, 0, 7) X(8, 0, 8) X(9, 0, 9) X(10, 0, 10) X(11, 0, 11)
+#define U2_ROWS_HALF(X) X(0, 0, 0) X(1, 0, 1) X(2, 0, 2) X(3, 0, 3) X(4, 0, 4) X(5, 0, 5)
 #define U2_A_PREP(a) const float *const ap_ = (a)
 #define U2_A_ROW(i, g, l) const __m512 ar_ = _mm512_set1_ps(ap_[i])
 #define U2_A_FMA(acc, b, i, g, l) _mm512_fmadd_ps(ar_, b, acc)

@@ -23,6 +23,22 @@ void u2_gemm_init_emu512(u2_gemm_info *g);
  * where the build has AVX2): run it only where u2_cpu_has() says so. */
 int u2_gemm_emu512_needs(void);
 
+/* What a micro-kernel instance offers beyond the u2_ukr_fn contract, found
+ * through its ukr pointer (kernels.h's u2_gemm_info has no room for it):
+ * ukr_bs is the same micro-kernel reading b in place with a row stride
+ * (b + p * ldb holds row p of the tile's NR columns, all NR of them real). */
+typedef void (*u2_ukr_bs_fn)(int64_t k, const float *a, const float *b, int64_t ldb, float *c,
+                             int64_t ldc, int m, int n, float alpha, float beta,
+                             const u2_epilogue *epi);
+typedef struct {
+    u2_ukr_fn ukr;
+    u2_ukr_bs_fn ukr_bs;
+} u2_gemm_ext;
+/* Called by each instance's initialiser (idempotent; a few instances only). */
+void u2_gemm_register_ext(const u2_gemm_ext *e);
+/* The extras of the instance whose micro-kernel is ukr, or NULL. */
+const u2_gemm_ext *u2_gemm_find_ext(u2_ukr_fn ukr);
+
 /* Tile shapes and cache blocking per ISA (see each ISA file for why). */
 #define U2_AVX512_MR 12
 #define U2_AVX512_NV 2 /* NR = 32 */

@@ -146,22 +146,39 @@ static void U2_FN(u2_tile_out)(const float *t, float *c, int64_t ldc, int m, int
     }
 }
 
-static void U2_FN(u2_ukr)(int64_t k, const float *a, const float *b, float *c, int64_t ldc,
-                          int m, int n, float alpha, float beta, const u2_epilogue *epi)
+/* The micro-kernel body; bs is the distance between consecutive rows of b:
+ * NR for a packed panel, or ldb when b is read in place from a row-major B
+ * (the driver's no-packing path for small M, full panels only). */
+static inline __attribute__((always_inline)) void
+U2_FN(u2_ukr_body)(int64_t k, const float *a, const float *b, int64_t bs, float *c, int64_t ldc,
+                   int m, int n, float alpha, float beta, const u2_epilogue *epi)
 {
     U2_ROWS(U2_DECL_ROW)
     if (m == U2_MR && n == U2_NR && !epi) {
         U2_ROWS(U2_PF_ROW)
     }
+#ifdef U2_ROWS_HALF
+    if (m <= U2_MR / 2) { /* a short edge tile: only the top half of the rows */
+        for (int64_t p = 0; p < k; p++) {
+            U2_COLS(U2_LOADB_CELL, _, _, _)
+            U2_A_PREP(a);
+            U2_ROWS_HALF(U2_FMA_ROW)
+            a += U2_MR;
+            b += bs;
+        }
+    } else
+#endif
+    {
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 4
 #endif
-    for (int64_t p = 0; p < k; p++) {
-        U2_COLS(U2_LOADB_CELL, _, _, _)
-        U2_A_PREP(a);
-        U2_ROWS(U2_FMA_ROW)
-        a += U2_MR;
-        b += U2_NR;
+        for (int64_t p = 0; p < k; p++) {
+            U2_COLS(U2_LOADB_CELL, _, _, _)
+            U2_A_PREP(a);
+            U2_ROWS(U2_FMA_ROW)
+            a += U2_MR;
+            b += bs;
+        }
     }
     const U2_V va = U2_VSET1(alpha);
     if (m == U2_MR && n == U2_NR && !epi) {
@@ -177,6 +194,20 @@ static void U2_FN(u2_ukr)(int64_t k, const float *a, const float *b, float *c, i
     _Alignas(64) float t[U2_MR * U2_NR];
     U2_ROWS(U2_SPILL_ROW)
     U2_FN(u2_tile_out)(t, c, ldc, m, n, alpha, beta, epi);
+}
+
+static void U2_FN(u2_ukr)(int64_t k, const float *a, const float *b, float *c, int64_t ldc,
+                          int m, int n, float alpha, float beta, const u2_epilogue *epi)
+{
+    U2_FN(u2_ukr_body)(k, a, b, U2_NR, c, ldc, m, n, alpha, beta, epi);
+}
+
+/* b read in place: row p of the tile's columns at b + p * ldb (all NR of them) */
+static void U2_FN(u2_ukr_bs)(int64_t k, const float *a, const float *b, int64_t ldb, float *c,
+                             int64_t ldc, int m, int n, float alpha, float beta,
+                             const u2_epilogue *epi)
+{
+    U2_FN(u2_ukr_body)(k, a, b, ldb, c, ldc, m, n, alpha, beta, epi);
 }
 
 /* Pack mc x kc of op(A) into MR-row panels: dst[p * MR + r] = op(A)[i0 + r][p],
@@ -285,6 +316,8 @@ static void U2_FN(u2_gemm_fill)(u2_gemm_info *g)
     g->ukr = U2_FN(u2_ukr);
     g->pack_a = U2_FN(u2_pack_a);
     g->pack_b = U2_FN(u2_pack_b);
+    static const u2_gemm_ext ext = {U2_FN(u2_ukr), U2_FN(u2_ukr_bs)};
+    u2_gemm_register_ext(&ext);
 }
 
 /* Vector sigmoid + column sums of an m x n block in place (the unfused
