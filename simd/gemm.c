@@ -1,20 +1,25 @@
 /* The GEMM driver: five loops (NC, KC, MC, NR, MR) around the ISA's
  * micro-kernel, with A and B packed into contiguous panels (BLIS).
  *
- *   for jc in N step nc:                 B block  kc x nc  -> packed, shared
+ *   for jc in N step nc:
  *     for pc in K step kc:
- *       pack B[pc.., jc..]               (panels split across threads)
+ *       pack B[pc.., jc..] -> kc x nc in NR-column panels   (L3; skipped for small M)
  *       for ic in M step mc:
- *         pack A[ic.., pc..]             (panels split across threads)
- *         for each MR x NR tile of the mc x nc block:   (tiles split)
- *           ukr(kc, A panel, B panel, C tile, epilogue on the last pc)
+ *         pack A[ic.., pc..] -> mc x kc in MR-row panels     (L2)
+ *         for each NR panel jr, for each MR panel ir:        (B panel in L1)
+ *           ukr(kc, A panel, B panel, C tile, epilogue after the last pc)
+ *
+ * Threads: each thread takes a slice of C (whole NR column panels or MR row
+ * panels, whichever makes the duplicated packing cheaper) and runs the loops
+ * above on it alone: no shared buffers and no barriers, so a thread that the
+ * OS deschedules (the machine is shared) never stalls the other.
  *
  * Determinism: the blocking of K depends on K and the ISA only, and each
  * element of C is accumulated by one micro-kernel call per k block in a
  * fixed order, so C does not depend on the thread count or on which thread
- * computes which tile.  The SIGMOID_COLSUM epilogue sums a column's tiles in
- * row order; with it, threads split only whole column panels, so every
- * column sum is also built by one thread in a fixed order.
+ * computes which tile.  The SIGMOID_COLSUM epilogue adds a column's tiles in
+ * row order; with it, threads split only columns, so every column sum is
+ * also built by one thread in a fixed order.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -60,13 +65,6 @@ static int64_t balanced_block(int64_t n, int64_t max, int64_t unit)
     return b < max ? b : max;
 }
 
-/* [lo, hi) of n items for thread t of nt */
-static void span(int64_t n, int t, int nt, int64_t *lo, int64_t *hi)
-{
-    *lo = n * t / nt;
-    *hi = n * (t + 1) / nt;
-}
-
 typedef struct {
     const u2_gemm_info *g;
     int transa, transb;
@@ -76,95 +74,101 @@ typedef struct {
     int64_t lda, ldb;
     float *C;
     int64_t ldc;
-    const u2_epilogue *epi;
-    int64_t kc, mc, nc; /* blocksizes used for this call */
-    float *apack, *bpack;
-    int cols_only; /* split whole column panels only (column sums) */
+    u2_epilogue epi; /* valid when has_epi */
+    int has_epi;
+    int64_t kc;      /* depends on K and the ISA only (determinism) */
     u2_ukr_bs_fn ukr_bs; /* non-NULL: full panels of B are read in place */
 } gemm_job;
 
-static void barrier(int nt)
-{
-    if (nt > 1) { /* never an orphaned barrier binding to a caller's parallel region */
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
-    }
-}
-
-static void gemm_thread(const gemm_job *j, int t, int nt)
+/* The five loops on one thread, with this thread's own packing arena. */
+static void gemm_serial(const gemm_job *j)
 {
     const u2_gemm_info *g = j->g;
     const int MR = g->mr, NR = g->nr;
-    for (int64_t jc = 0; jc < j->N; jc += j->nc) {
-        const int64_t nc = min64(j->nc, j->N - jc);
+    const int64_t kc_max = j->kc;
+    const int64_t mc_max = balanced_block(j->M, g->mc, MR);
+    const int64_t nc_max = balanced_block(j->N, g->nc, NR);
+    const int64_t bfloats = round_up(kc_max * nc_max, 16), afloats = round_up(kc_max * mc_max, 16);
+    float *const bpack = pack_arena((size_t)(bfloats + afloats + 16));
+    float *const apack = bpack + bfloats + 16; /* keep the two panels apart */
+
+    for (int64_t jc = 0; jc < j->N; jc += nc_max) {
+        const int64_t nc = min64(nc_max, j->N - jc);
         const int64_t npanels = cdiv(nc, NR);
         int64_t pc = 0;
         do { /* at least once, so K == 0 still applies beta and the epilogue */
-            const int64_t kc = min64(j->kc, j->K - pc);
+            const int64_t kc = min64(kc_max, j->K - pc);
             const int last = pc + kc >= j->K;
             const float beta_blk = pc == 0 ? j->beta : 1.0f;
-            int64_t lo, hi;
-            span(npanels, t, nt, &lo, &hi);
             if (j->ukr_bs) { /* B in place: pack only a partial last panel */
                 const int64_t full = nc / NR;
-                if (hi > full && lo <= full)
+                if (full < npanels)
                     g->pack_b(kc, nc - full * NR, j->B + pc * j->ldb + jc + full * NR, j->ldb,
-                              0, j->bpack + full * NR * kc);
-            } else if (lo < hi) { /* this thread's panels, in one call */
-                const int64_t j0 = lo * NR;
-                const float *src = j->transb ? j->B + (jc + j0) * j->ldb + pc
-                                             : j->B + pc * j->ldb + jc + j0;
-                g->pack_b(kc, min64(hi * NR, nc) - j0, src, j->ldb, j->transb,
-                          j->bpack + lo * NR * kc);
+                              0, bpack + full * NR * kc);
+            } else {
+                const float *src = j->transb ? j->B + jc * j->ldb + pc : j->B + pc * j->ldb + jc;
+                g->pack_b(kc, nc, src, j->ldb, j->transb, bpack);
             }
-            barrier(nt); /* B packed, and nobody still reads the previous block */
-            for (int64_t ic = 0; ic < j->M; ic += j->mc) {
-                const int64_t mc = min64(j->mc, j->M - ic);
+            for (int64_t ic = 0; ic < j->M; ic += mc_max) {
+                const int64_t mc = min64(mc_max, j->M - ic);
                 const int64_t mpanels = cdiv(mc, MR);
-                span(mpanels, t, nt, &lo, &hi);
-                if (lo < hi) {
-                    const int64_t i0 = lo * MR;
-                    const float *src = j->transa ? j->A + pc * j->lda + ic + i0
-                                                 : j->A + (ic + i0) * j->lda + pc;
-                    g->pack_a(min64(hi * MR, mc) - i0, kc, src, j->lda, j->transa,
-                              j->apack + lo * MR * kc);
-                }
-                barrier(nt);
-                /* tiles in column-panel-major order; each thread takes a range */
-                if (j->cols_only) {
-                    span(npanels, t, nt, &lo, &hi);
-                    lo *= mpanels;
-                    hi *= mpanels;
-                } else {
-                    span(npanels * mpanels, t, nt, &lo, &hi);
-                }
-                for (int64_t q = lo; q < hi; q++) {
-                    const int64_t jp = q / mpanels, ip = q % mpanels;
-                    const int64_t j0 = jp * NR, i0 = ip * MR;
+                g->pack_a(mc, kc, j->transa ? j->A + pc * j->lda + ic : j->A + ic * j->lda + pc,
+                          j->lda, j->transa, apack);
+                /* column panel outer: its kc x NR of B stays in L1 across the A panels */
+                for (int64_t jp = 0; jp < npanels; jp++) {
+                    const int64_t j0 = jp * NR;
                     const int nn = (int)min64(NR, nc - j0);
-                    const int mm = (int)min64(MR, mc - i0);
-                    u2_epilogue te, *tp = NULL;
-                    if (last && j->epi) {
-                        te = *j->epi;
-                        if (te.bias) te.bias += jc + j0;
-                        if (te.pre) te.pre += (ic + i0) * te.ldpre + jc + j0;
-                        if (te.colsum) te.colsum += jc + j0;
-                        tp = &te;
+                    for (int64_t ip = 0; ip < mpanels; ip++) {
+                        const int64_t i0 = ip * MR;
+                        const int mm = (int)min64(MR, mc - i0);
+                        u2_epilogue te, *tp = NULL;
+                        if (last && j->has_epi) {
+                            te = j->epi;
+                            if (te.bias) te.bias += jc + j0;
+                            if (te.pre) te.pre += (ic + i0) * te.ldpre + jc + j0;
+                            if (te.colsum) te.colsum += jc + j0;
+                            tp = &te;
+                        }
+                        float *ct = j->C + (ic + i0) * j->ldc + jc + j0;
+                        if (j->ukr_bs && nn == NR)
+                            j->ukr_bs(kc, apack + i0 * kc, j->B + pc * j->ldb + jc + j0, j->ldb,
+                                      ct, j->ldc, mm, nn, j->alpha, beta_blk, tp);
+                        else
+                            g->ukr(kc, apack + i0 * kc, bpack + j0 * kc, ct, j->ldc, mm, nn,
+                                   j->alpha, beta_blk, tp);
                     }
-                    float *ct = j->C + (ic + i0) * j->ldc + jc + j0;
-                    if (j->ukr_bs && nn == NR)
-                        j->ukr_bs(kc, j->apack + ip * MR * kc, j->B + pc * j->ldb + jc + j0,
-                                  j->ldb, ct, j->ldc, mm, nn, j->alpha, beta_blk, tp);
-                    else
-                        g->ukr(kc, j->apack + ip * MR * kc, j->bpack + jp * NR * kc, ct,
-                               j->ldc, mm, nn, j->alpha, beta_blk, tp);
                 }
-                barrier(nt); /* the A block is free again */
             }
             pc += kc;
         } while (pc < j->K);
     }
+}
+
+/* Thread t of nt: the same problem restricted to its share of C's columns
+ * (split = 'n', whole NR panels) or rows (split = 'm', whole MR panels). */
+static void gemm_part(const gemm_job *whole, int t, int nt, int split)
+{
+    gemm_job j = *whole;
+    const int64_t unit = split == 'n' ? whole->g->nr : whole->g->mr;
+    const int64_t total = split == 'n' ? whole->N : whole->M;
+    const int64_t units = cdiv(total, unit);
+    const int64_t lo = min64(units * t / nt * unit, total);
+    const int64_t hi = min64(units * (t + 1) / nt * unit, total);
+    if (lo >= hi) return;
+    if (split == 'n') {
+        j.N = hi - lo;
+        j.B += j.transb ? lo * j.ldb : lo;
+        j.C += lo;
+        if (j.epi.bias) j.epi.bias += lo;
+        if (j.epi.pre) j.epi.pre += lo;
+        if (j.epi.colsum) j.epi.colsum += lo;
+    } else {
+        j.M = hi - lo;
+        j.A += j.transa ? lo : lo * j.lda;
+        j.C += lo * j.ldc;
+        if (j.epi.pre) j.epi.pre += lo * j.epi.ldpre;
+    }
+    gemm_serial(&j);
 }
 
 /* ------------------------------------------------------------ extras */
@@ -213,33 +217,36 @@ void u2_sgemm_k(const u2_kernels *k, int nthreads, int transa, int transb, int64
     if (K < 0) K = 0;
     gemm_job j = {.g = &k->gemm, .transa = transa, .transb = transb, .M = M, .N = N, .K = K,
                   .alpha = alpha, .beta = beta, .A = A, .B = B, .lda = lda, .ldb = ldb,
-                  .C = C, .ldc = ldc, .epi = epi};
-    const u2_gemm_info *g = j.g;
-    j.kc = K > 0 ? balanced_block(K, g->kc, 1) : 0;
-    j.mc = balanced_block(M, g->mc, g->mr);
-    j.nc = balanced_block(N, g->nc, g->nr);
-    j.cols_only = epi && epi->act == U2_ACT_SIGMOID_COLSUM && epi->colsum;
+                  .C = C, .ldc = ldc};
+    if (epi) j.epi = *epi, j.has_epi = 1;
+    j.kc = K > 0 ? balanced_block(K, j.g->kc, 1) : 0;
     /* NN only; a partial last panel is still packed, so nothing is read
      * beyond column N. */
     if (!transb && direct_b_ok(M, ldb)) {
-        const u2_gemm_ext *x = u2_gemm_find_ext(g->ukr);
+        const u2_gemm_ext *x = u2_gemm_find_ext(j.g->ukr);
         if (x) j.ukr_bs = x->ukr_bs;
     }
-
-    const int64_t bfloats = round_up(j.kc * j.nc, 16), afloats = round_up(j.kc * j.mc, 16);
-    j.bpack = pack_arena((size_t)(bfloats + afloats + 16));
-    j.apack = j.bpack + bfloats + 16; /* keep the two panels apart */
 
 #ifdef _OPENMP
     if (nthreads < 1 || omp_in_parallel()) nthreads = 1;
     if (nthreads > 1) {
+        /* Threads share nothing and never wait for each other: each takes a
+         * slice of C and packs what its slice needs.  Slicing the rows makes
+         * every thread pack all of B, slicing the columns all of A; pick the
+         * cheaper duplicate.  Column sums are only safe with column slices. */
+        const int colsum = epi && epi->act == U2_ACT_SIGMOID_COLSUM && epi->colsum;
+        const int split = colsum || M * K < K * N ? 'n' : 'm';
+        const int64_t units = split == 'n' ? cdiv(N, j.g->nr) : cdiv(M, j.g->mr);
+        if (units < nthreads) nthreads = (int)units;
+        if (nthreads > 1) {
 #pragma omp parallel num_threads(nthreads)
-        gemm_thread(&j, omp_get_thread_num(), omp_get_num_threads());
-        return;
+            gemm_part(&j, omp_get_thread_num(), omp_get_num_threads(), split);
+            return;
+        }
     }
 #endif
     (void)nthreads;
-    gemm_thread(&j, 0, 1);
+    gemm_serial(&j);
 }
 
 int u2_gemm_threads(int64_t M, int64_t N, int64_t K)
