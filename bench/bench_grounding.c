@@ -36,9 +36,10 @@ static int gd_extra(const char *opt, const char *val, void *ctx)
 static const char usage_text[] =
     "usage: unimo2-bench grounding [options]\n"
     "fused:      u2_gd_scores (GEMM + SIGMOID_COLSUM epilogue) + u2_topk\n"
+    "sums-only:  the same without storing the scores (s = NULL), + u2_topk\n"
     "plain-vec:  GEMM, then a separate vector sigmoid + column-sum pass, then u2_topk\n"
     "plain-libm: GEMM, then the same pass as a scalar libm loop, then u2_topk\n"
-    "ratio = plain-vec / fused (> 1: fusion wins).\n"
+    "ratio = plain-vec / fused (> 1: fusion wins); all timed interleaved.\n"
     "  --tokens T   token rows (default 256)\n"
     "  --dim D      width (default 768)\n"
     "  --entries C  dictionary entries (default 2048)\n"
@@ -61,6 +62,14 @@ static void run_fused(void *p)
     memset(c->S, 0, sizeof(float) * (size_t)c->C);
     u2_gd_scores_k(c->k, c->threads, c->X, c->T, c->D, c->E, c->C, c->D, c->tau, c->s, c->C,
                    c->S);
+    u2_topk(c->S, c->C, c->K, c->idx);
+}
+
+static void run_fused_sums(void *p)
+{
+    gd_ctx *c = p;
+    memset(c->S, 0, sizeof(float) * (size_t)c->C);
+    u2_gd_scores_k(c->k, c->threads, c->X, c->T, c->D, c->E, c->C, c->D, c->tau, NULL, 0, c->S);
     u2_topk(c->S, c->C, c->K, c->idx);
 }
 
@@ -97,35 +106,41 @@ int bench_grounding(int argc, char **argv)
     c.idx = malloc(sizeof(int32_t) * (size_t)c.K);
     const double flop = 2.0 * (double)c.T * (double)c.C * (double)c.D;
     if (!o.json)
-        printf("unimo2-bench grounding: T=%lld D=%lld C=%lld K=%d, median of %d batches\n"
-               "%-7s %3s %10s %13s %14s %7s %9s %9s\n",
-               (long long)c.T, (long long)c.D, (long long)c.C, c.K, o.reps, "isa", "thr",
-               "fused ms", "plain-vec ms", "plain-libm ms", "ratio", "fused GF/s", "topk us");
+        printf("unimo2-bench grounding: T=%lld D=%lld C=%lld K=%d, %s of %d batches, %s\n"
+               "%-7s %3s %9s %10s %10s %11s %6s %7s %8s\n",
+               (long long)c.T, (long long)c.D, (long long)c.C, c.K,
+               bench_use_best ? "best" : "median", o.reps,
+               bench_use_cpu_clock ? "process CPU time" : "wall time", "isa", "thr", "fused ms",
+               "sums ms", "plain ms", "p-libm ms", "ratio", "GF/s", "topk us");
     for (int ti = 0; ti < o.nthreads; ti++) {
         for (int i = 0; i < o.nisa; i++) {
             u2_gemm_extras x, xs;
             u2_gemm_extras_isa((u2_isa)o.isa[i], &x);
             u2_gemm_extras_isa(U2_ISA_SCALAR, &xs);
-            c.k = u2_kern_isa((u2_isa)o.isa[i]);
-            c.threads = o.threads[ti];
-            const double fused = bench_time(run_fused, &c, o.reps, 0.1);
-            c.sigcs = x.sigcs;
-            const double plain = bench_time(run_plain, &c, o.reps, 0.1);
-            c.sigcs = xs.sigcs;
-            const double plain_libm = bench_time(run_plain, &c, o.reps, 0.1);
-            const double topk = bench_time(run_topk, &c, o.reps, 0.01);
+            gd_ctx cv = c, cl = c;
+            cv.k = cl.k = c.k = u2_kern_isa((u2_isa)o.isa[i]);
+            cv.threads = cl.threads = c.threads = o.threads[ti];
+            cv.sigcs = x.sigcs;
+            cl.sigcs = xs.sigcs;
+            void (*const fns[5])(void *) = {run_fused, run_fused_sums, run_plain, run_plain,
+                                            run_topk};
+            void *const ctxs[5] = {&c, &c, &cv, &cl, &c};
+            double sec[5];
+            bench_time_multi(5, fns, ctxs, o.reps, 0.1, sec);
+            const double fused = sec[0], sums = sec[1], plain = sec[2], plain_libm = sec[3],
+                         topk = sec[4];
             if (o.json)
                 printf("{\"bench\":\"grounding\",\"T\":%lld,\"D\":%lld,\"C\":%lld,\"K\":%d,"
-                       "\"isa\":\"%s\",\"threads\":%d,\"fused_ms\":%.3f,\"plain_ms\":%.3f,"
-                       "\"plain_libm_ms\":%.3f,\"ratio\":%.3f,\"fused_gflops\":%.2f,"
-                       "\"topk_us\":%.2f}\n",
+                       "\"isa\":\"%s\",\"threads\":%d,\"fused_ms\":%.3f,\"sums_only_ms\":%.3f,"
+                       "\"plain_ms\":%.3f,\"plain_libm_ms\":%.3f,\"ratio\":%.3f,"
+                       "\"fused_gflops\":%.2f,\"topk_us\":%.2f}\n",
                        (long long)c.T, (long long)c.D, (long long)c.C, c.K, c.k->name,
-                       c.threads, fused * 1e3, plain * 1e3, plain_libm * 1e3, plain / fused,
-                       flop / fused * 1e-9, topk * 1e6);
+                       c.threads, fused * 1e3, sums * 1e3, plain * 1e3, plain_libm * 1e3,
+                       plain / fused, flop / fused * 1e-9, topk * 1e6);
             else
-                printf("%-7s %3d %10.3f %13.3f %14.3f %7.3f %9.1f %9.2f\n", c.k->name,
-                       c.threads, fused * 1e3, plain * 1e3, plain_libm * 1e3, plain / fused,
-                       flop / fused * 1e-9, topk * 1e6);
+                printf("%-7s %3d %9.3f %10.3f %10.3f %11.3f %6.3f %7.1f %8.2f\n", c.k->name,
+                       c.threads, fused * 1e3, sums * 1e3, plain * 1e3, plain_libm * 1e3,
+                       plain / fused, flop / fused * 1e-9, topk * 1e6);
             fflush(stdout);
         }
     }

@@ -109,41 +109,53 @@ static inline U2_V U2_FN(u2_sigmoid)(U2_V x)
 }
 
 /* The slow path of the store: t is the MR x NR tile of raw sums (row stride
- * NR); only c[0..m)[0..n) is read (beta != 0) or written. */
-static void U2_FN(u2_tile_out)(const float *t, float *c, int64_t ldc, int m, int n,
-                               float alpha, float beta, const u2_epilogue *e)
+ * NR); only c[0..m)[0..n) is read (beta != 0) or written.  The flags are
+ * constants after inlining, so the common epilogues get branch-free loops. */
+static inline __attribute__((always_inline)) void
+U2_FN(u2_tile_out_impl)(const float *t, float *c, int64_t ldc, int m, int n, float alpha,
+                        float beta, const u2_epilogue *e, const int full, const int act,
+                        const int bias, const int pre)
 {
     const U2_V va = U2_VSET1(alpha), vb = U2_VSET1(beta);
-    const int nvec = (n + U2_VL - 1) / U2_VL;
-    const int act = e ? e->act : U2_ACT_NONE;
-    U2_V cs[U2_NV];
-    for (int j = 0; j < U2_NV; j++) cs[j] = U2_VZERO();
-    for (int i = 0; i < m; i++) {
-        for (int j = 0; j < nvec; j++) {
-            const int nl = n - j * U2_VL < U2_VL ? n - j * U2_VL : U2_VL;
+    const int nvec = full ? U2_NV : (n + U2_VL - 1) / U2_VL;
+    for (int j = 0; j < nvec; j++) { /* a column of vectors at a time: its sum stays in a register */
+        const int nl = full ? U2_VL : n - j * U2_VL < U2_VL ? n - j * U2_VL : U2_VL;
+        const U2_V vbias = bias ? U2_FN(u2_ldp)(e->bias + j * U2_VL, nl) : U2_VZERO();
+        U2_V cs = U2_VZERO();
+        for (int i = 0; i < m; i++) {
             float *cp = c + i * ldc + j * U2_VL;
             U2_V v = U2_VMUL(va, U2_VLOAD(t + i * U2_NR + j * U2_VL));
             if (beta != 0.0f) v = U2_VFMA(vb, U2_FN(u2_ldp)(cp, nl), v);
-            if (e) {
-                if (e->bias) v = U2_VADD(v, U2_FN(u2_ldp)(e->bias + j * U2_VL, nl));
-                if (e->pre) U2_FN(u2_stp)(e->pre + i * e->ldpre + j * U2_VL, v, nl);
-                if (act == U2_ACT_GELU) {
-                    v = U2_FN(u2_gelu)(v);
-                } else if (act == U2_ACT_SIGMOID_COLSUM) {
-                    v = U2_FN(u2_sigmoid)(v);
-                    cs[j] = U2_VADD(cs[j], v); /* rows summed in order 0..m) */
-                }
+            if (bias) v = U2_VADD(v, vbias);
+            if (pre) U2_FN(u2_stp)(e->pre + i * e->ldpre + j * U2_VL, v, nl);
+            if (act == U2_ACT_GELU) {
+                v = U2_FN(u2_gelu)(v);
+            } else if (act == U2_ACT_SIGMOID_COLSUM) {
+                v = U2_FN(u2_sigmoid)(v);
+                cs = U2_VADD(cs, v); /* rows summed in order 0..m) */
             }
             U2_FN(u2_stp)(cp, v, nl);
         }
-    }
-    if (act == U2_ACT_SIGMOID_COLSUM && e->colsum) {
-        for (int j = 0; j < nvec; j++) {
-            const int nl = n - j * U2_VL < U2_VL ? n - j * U2_VL : U2_VL;
+        if (act == U2_ACT_SIGMOID_COLSUM && e->colsum) {
             float *sp = e->colsum + j * U2_VL;
-            U2_FN(u2_stp)(sp, U2_VADD(U2_FN(u2_ldp)(sp, nl), cs[j]), nl);
+            U2_FN(u2_stp)(sp, U2_VADD(U2_FN(u2_ldp)(sp, nl), cs), nl);
         }
     }
+}
+
+static void U2_FN(u2_tile_out)(const float *t, float *c, int64_t ldc, int m, int n,
+                               float alpha, float beta, const u2_epilogue *e)
+{
+    const int act = e ? e->act : U2_ACT_NONE, bias = e && e->bias, pre = e && e->pre;
+    const int full = n == U2_NR;
+#define U2_TILE_OUT(f, a, b, p) U2_FN(u2_tile_out_impl)(t, c, ldc, m, n, alpha, beta, e, f, a, b, p)
+    /* the epilogues the model runs on full tiles: scores, FFN, projections */
+    if (full && act == U2_ACT_SIGMOID_COLSUM && !bias && !pre) U2_TILE_OUT(1, U2_ACT_SIGMOID_COLSUM, 0, 0);
+    else if (full && act == U2_ACT_GELU && bias && !pre) U2_TILE_OUT(1, U2_ACT_GELU, 1, 0);
+    else if (full && act == U2_ACT_GELU && bias && pre) U2_TILE_OUT(1, U2_ACT_GELU, 1, 1);
+    else if (full && act == U2_ACT_NONE && bias && !pre) U2_TILE_OUT(1, U2_ACT_NONE, 1, 0);
+    else U2_TILE_OUT(0, act, bias, pre);
+#undef U2_TILE_OUT
 }
 
 /* The micro-kernel body; bs is the distance between consecutive rows of b:
@@ -154,7 +166,7 @@ U2_FN(u2_ukr_body)(int64_t k, const float *a, const float *b, int64_t bs, float 
                    int m, int n, float alpha, float beta, const u2_epilogue *epi)
 {
     U2_ROWS(U2_DECL_ROW)
-    if (m == U2_MR && n == U2_NR && !epi) {
+    if (m == U2_MR && n == U2_NR) { /* C's lines arrive while the loop runs */
         U2_ROWS(U2_PF_ROW)
     }
 #ifdef U2_ROWS_HALF
