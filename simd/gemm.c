@@ -78,11 +78,40 @@ typedef struct {
     int has_epi;
     int64_t kc;      /* depends on K and the ISA only (determinism) */
     u2_ukr_bs_fn ukr_bs; /* non-NULL: full panels of B are read in place */
+    u2_dot_fn dot;       /* non-NULL: small-M A B^T by dot products, no packing */
+    int dot_r, dot_c;
 } gemm_job;
+
+/* C = A B^T for few rows of A: tiles of dot products straight from A's and
+ * B's rows.  Columns outer, so the dot_c rows of B stay in L1 while A's rows
+ * stream past them. */
+static void gemm_dot(const gemm_job *j)
+{
+    for (int64_t j0 = 0; j0 < j->N; j0 += j->dot_c) {
+        const int nn = (int)min64(j->dot_c, j->N - j0);
+        for (int64_t i0 = 0; i0 < j->M; i0 += j->dot_r) {
+            const int mm = (int)min64(j->dot_r, j->M - i0);
+            u2_epilogue te, *tp = NULL;
+            if (j->has_epi) {
+                te = j->epi;
+                if (te.bias) te.bias += j0;
+                if (te.pre) te.pre += i0 * te.ldpre + j0;
+                if (te.colsum) te.colsum += j0;
+                tp = &te;
+            }
+            j->dot(j->K, j->A + i0 * j->lda, j->lda, j->B + j0 * j->ldb, j->ldb,
+                   j->C + i0 * j->ldc + j0, j->ldc, mm, nn, j->alpha, j->beta, tp);
+        }
+    }
+}
 
 /* The five loops on one thread, with this thread's own packing arena. */
 static void gemm_serial(const gemm_job *j)
 {
+    if (j->dot) {
+        gemm_dot(j);
+        return;
+    }
     const u2_gemm_info *g = j->g;
     const int MR = g->mr, NR = g->nr;
     const int64_t kc_max = j->kc;
@@ -204,6 +233,13 @@ static int direct_b_ok(int64_t M, int64_t ldb)
     return M <= 16 || (M <= 40 && ldb % 1024 != 0);
 }
 
+/* A B^T with at most this many rows of A, and K long enough to amortise a
+ * tile's horizontal sums, runs on dot products: transposing B into panels
+ * would cost about as much as the product itself (Zen3, N = 768, K = 768:
+ * +20% at M = 32, even at M = 48..64, -15% at M = 96; K = 128: -55%). */
+#define U2_GEMM_DOT_MAX_M 48
+#define U2_GEMM_DOT_MIN_K 256
+
 /* Below this many multiply-adds a second thread costs more than it saves
  * (u2_sgemm only; u2_sgemm_k runs the thread count it is given). */
 #define U2_GEMM_MT_MIN (96 * 96 * 96)
@@ -225,6 +261,12 @@ void u2_sgemm_k(const u2_kernels *k, int nthreads, int transa, int transb, int64
     if (!transb && direct_b_ok(M, ldb)) {
         const u2_gemm_ext *x = u2_gemm_find_ext(j.g->ukr);
         if (x) j.ukr_bs = x->ukr_bs;
+    }
+    /* Decided here, for the whole problem, never per thread slice: the dot
+     * path rounds differently, and results must not depend on threads. */
+    if (transb && !transa && M <= U2_GEMM_DOT_MAX_M && K >= U2_GEMM_DOT_MIN_K) {
+        const u2_gemm_ext *x = u2_gemm_find_ext(j.g->ukr);
+        if (x && x->dot) j.dot = x->dot, j.dot_r = x->dot_r, j.dot_c = x->dot_c;
     }
 
 #ifdef _OPENMP

@@ -49,6 +49,15 @@ static const int32_t u2_mask_tab[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0,
 
 #define U2_PACK_BT_BLOCK(kc, src, ldb, dst) u2_pack_bt_x86(U2_NR, kc, src, ldb, dst)
 #define U2_PACK_A_ROWS(kc, src, lda, dst) u2_pack_a_x86(U2_MR, kc, src, lda, dst)
+static inline float u2_hsum_avx2(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+#define U2_VHSUM(v) u2_hsum_avx2(v)
+
 
 #include "gemm_ukr.h"
 

@@ -50,6 +50,14 @@
 /* the AVX2 transposes of gemm_x86_pack.h (tested by the AVX2 build) */
 #define U2_PACK_BT_BLOCK(kc, src, ldb, dst) u2_pack_bt_x86(U2_NR, kc, src, ldb, dst)
 #define U2_PACK_A_ROWS(kc, src, lda, dst) u2_pack_a_x86(U2_MR, kc, src, lda, dst)
+#define U2_VHSUM(v) _mm512_reduce_add_ps(v)
+/* dot tile 4 x 6: 24 accumulators + 4 rows of A + 1 of B in 32 registers */
+#define U2_DOT_R 4
+#define U2_DOT_C 6
+#define U2_DOT_ROWS(X) X(0) X(1) X(2) X(3)
+#define U2_DOT_ROWS_C(X, c) X(0, c) X(1, c) X(2, c) X(3, c)
+#define U2_DOT_COLS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+
 
 #include "gemm_ukr.h"
 

@@ -30,9 +30,18 @@ int u2_gemm_emu512_needs(void);
 typedef void (*u2_ukr_bs_fn)(int64_t k, const float *a, const float *b, int64_t ldb, float *c,
                              int64_t ldc, int m, int n, float alpha, float beta,
                              const u2_epilogue *epi);
+/* dot(): C = op(A) B^T for an m x n tile (m <= dot_r, n <= dot_c) with A's
+ * rows (stride lda) and B's rows (stride ldb) both contiguous along K: the
+ * small-M NT path, which neither packs nor transposes.  Full K in one call,
+ * then alpha, beta and the epilogue as in the micro-kernel contract. */
+typedef void (*u2_dot_fn)(int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                          float *c, int64_t ldc, int m, int n, float alpha, float beta,
+                          const u2_epilogue *epi);
 typedef struct {
     u2_ukr_fn ukr;
     u2_ukr_bs_fn ukr_bs;
+    u2_dot_fn dot;
+    int dot_r, dot_c;
 } u2_gemm_ext;
 /* Called by each instance's initialiser (idempotent; a few instances only). */
 void u2_gemm_register_ext(const u2_gemm_ext *e);

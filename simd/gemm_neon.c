@@ -55,6 +55,8 @@ static inline void u2_stn_neon(float *p, float32x4_t v, int n)
 #define U2_VFMA(a, b, c) vfmaq_f32(c, a, b)
 #define U2_VERF(v) Sleef_erff4_u10advsimd(v)
 #define U2_VEXP(v) Sleef_expf4_u10advsimd(v)
+#define U2_VHSUM(v) vaddvq_f32(v)
+
 
 #include "gemm_ukr.h"
 

@@ -20,7 +20,10 @@
  *   U2_VSTOREN(p, v, n)  store lanes 0..n) to p[0..n) only      (0 < n < VL)
  *   U2_VADD U2_VSUB U2_VMUL U2_VDIV, U2_VFMA(a, b, c) = a * b + c
  *   U2_VERF(v) U2_VEXP(v)   1-ulp vector erf and exp (SLEEF u10)
+ *   U2_VHSUM(v)       the sum of v's lanes, in a fixed order
  *   U2_KC U2_MC U2_NC  cache blocking (data for the driver, gemm.c)
+ * and optionally U2_ROWS_HALF(X) (the top MR/2 rows, for short edge tiles)
+ * and U2_DOT_* (the dot-product tile for small-M A B^T, default 3 x 4).
  *
  * The micro-kernel (contract in kernels.h), for AVX2 (MR = 6, NV = 2, VL = 8):
  *
@@ -51,6 +54,9 @@
 #define U2_PASTE(a, b) U2_PASTE_(a, b)
 #define U2_FN(name) U2_PASTE(name, U2_SFX)
 #define U2_NR (U2_NV * U2_VL)
+#if defined(U2_DOT_R) && (U2_DOT_R > U2_MR || U2_DOT_C > U2_NR)
+#error "the dot tile must fit the MR x NR tile buffer"
+#endif
 
 #if U2_NV == 1
 #define U2_COLS(X, i, g, l) X(i, g, l, 0)
@@ -222,6 +228,51 @@ static void U2_FN(u2_ukr_bs)(int64_t k, const float *a, const float *b, int64_t 
     U2_FN(u2_ukr_body)(k, a, b, ldb, c, ldc, m, n, alpha, beta, epi);
 }
 
+/* The dot-product tile for C = A B^T with few rows of A (both operands
+ * contiguous along K, so nothing is packed or transposed): DR rows of A
+ * against DC rows of B, vectors along K, one horizontal sum per element at
+ * the end.  Rows beyond m / n alias the last real one and are not stored. */
+#ifndef U2_DOT_ROWS
+#define U2_DOT_R 3
+#define U2_DOT_C 4
+#define U2_DOT_ROWS(X) X(0) X(1) X(2)
+#define U2_DOT_ROWS_C(X, c) X(0, c) X(1, c) X(2, c)
+#define U2_DOT_COLS(X) X(0) X(1) X(2) X(3)
+#endif
+#define U2_DOT_APTR(r) const float *const ar##r = A + ((r) < m ? (r) : m - 1) * lda;
+#define U2_DOT_BPTR(c) const float *const bc##c = B + ((c) < n ? (c) : n - 1) * ldb;
+#define U2_DOT_DECL_RC(r, c) U2_V d##r##_##c = U2_VZERO();
+#define U2_DOT_DECL_C(c) U2_DOT_ROWS_C(U2_DOT_DECL_RC, c)
+#define U2_DOT_LDA(r) const U2_V a##r = U2_VLOAD(ar##r + p);
+#define U2_DOT_LDAN(r) const U2_V a##r = U2_VLOADN(ar##r + p, nl);
+#define U2_DOT_FMA_RC(r, c) d##r##_##c = U2_VFMA(a##r, b_, d##r##_##c);
+#define U2_DOT_STEP(c) { const U2_V b_ = U2_VLOAD(bc##c + p); U2_DOT_ROWS_C(U2_DOT_FMA_RC, c) }
+#define U2_DOT_STEPN(c) { const U2_V b_ = U2_VLOADN(bc##c + p, nl); U2_DOT_ROWS_C(U2_DOT_FMA_RC, c) }
+#define U2_DOT_SUM_RC(r, c) t[(r) * U2_NR + (c)] = U2_VHSUM(d##r##_##c);
+#define U2_DOT_SUM_C(c) U2_DOT_ROWS_C(U2_DOT_SUM_RC, c)
+
+static void U2_FN(u2_dot_tile)(int64_t K, const float *A, int64_t lda, const float *B,
+                               int64_t ldb, float *c, int64_t ldc, int m, int n, float alpha,
+                               float beta, const u2_epilogue *epi)
+{
+    U2_DOT_ROWS(U2_DOT_APTR)
+    U2_DOT_COLS(U2_DOT_BPTR)
+    U2_DOT_COLS(U2_DOT_DECL_C)
+    int64_t p = 0;
+    for (; p + U2_VL <= K; p += U2_VL) {
+        U2_DOT_ROWS(U2_DOT_LDA)
+        U2_DOT_COLS(U2_DOT_STEP)
+    }
+    if (p < K) { /* the tail: masked loads, zeros beyond K */
+        const int nl = (int)(K - p);
+        U2_DOT_ROWS(U2_DOT_LDAN)
+        U2_DOT_COLS(U2_DOT_STEPN)
+    }
+    _Alignas(64) float t[U2_MR * U2_NR];
+    U2_DOT_COLS(U2_DOT_SUM_C)
+    U2_FN(u2_tile_out)(t, c, ldc, m, n, alpha, beta, epi);
+}
+
 /* Pack mc x kc of op(A) into MR-row panels: dst[p * MR + r] = op(A)[i0 + r][p],
  * the rows beyond the last panel's m zero. */
 static void U2_FN(u2_pack_a)(int64_t mc, int64_t kc, const float *A, int64_t lda, int trans,
@@ -328,7 +379,8 @@ static void U2_FN(u2_gemm_fill)(u2_gemm_info *g)
     g->ukr = U2_FN(u2_ukr);
     g->pack_a = U2_FN(u2_pack_a);
     g->pack_b = U2_FN(u2_pack_b);
-    static const u2_gemm_ext ext = {U2_FN(u2_ukr), U2_FN(u2_ukr_bs)};
+    static const u2_gemm_ext ext = {U2_FN(u2_ukr), U2_FN(u2_ukr_bs), U2_FN(u2_dot_tile),
+                                    U2_DOT_R, U2_DOT_C};
     u2_gemm_register_ext(&ext);
 }
 

@@ -87,6 +87,20 @@ static inline u2v16 emu_exp(u2v16 v)
 #else
 #define U2_EMU_NEEDS U2_ISA_SCALAR
 #endif
+static inline float emu_hsum(u2v16 v)
+{
+    /* the pairwise tree _mm512_reduce_add_ps uses */
+    for (int w = 8; w >= 1; w /= 2)
+        for (int i = 0; i < w; i++) v[i] += v[i + w];
+    return v[0];
+}
+#define U2_VHSUM(v) emu_hsum(v)
+#define U2_DOT_R 4
+#define U2_DOT_C 6
+#define U2_DOT_ROWS(X) X(0) X(1) X(2) X(3)
+#define U2_DOT_ROWS_C(X, c) X(0, c) X(1, c) X(2, c) X(3, c)
+#define U2_DOT_COLS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+
 
 #include "gemm_ukr.h"
 

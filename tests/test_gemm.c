@@ -356,6 +356,29 @@ static void test_table(const u2_kernels *kt, const char *name)
         report(name, what, &r, n);
     }
 
+    /* small M with A B^T and a long K: the dot-product path (no packing),
+     * its K tail, its m < rows and n < columns edges, every epilogue */
+    {
+        gresult r = {0};
+        int n = 0;
+        const int64_t Ms[] = {1, 2, 3, 4, 5, 7, 13, 48};
+        const int64_t Ns[] = {1, 3, 4, 5, 6, 7, nr + 5};
+        const int64_t Ks[] = {256, 257, 263, 300};
+        for (int a = 0; a < 8; a++)
+            for (int b = 0; b < 7; b++) {
+                const int e = (a + b) % 5;
+                gcase c = {.ta = 0, .tb = 1, .M = Ms[a], .N = Ns[b], .K = Ks[(a + b) % 4],
+                           .alpha = AB[(a + 2 * b) % 5], .beta = AB[(3 * a + b) % 5],
+                           .pad = (a + b) % 3,
+                           .flags = e == 1 ? E_BIAS | E_PRE : e == 2 ? E_BIAS : e >= 3 ? E_COLSUM : 0,
+                           .act = e == 2 ? U2_ACT_GELU : e >= 3 ? U2_ACT_SIGMOID_COLSUM : 0,
+                           .mode = mode++ % G_MODES};
+                run_case(kt, &c, &r);
+                n++;
+            }
+        report(name, "A B^T with M <= 48, K >= 256 (dot-product path), edges and epilogues", &r, n);
+    }
+
     /* every blocking edge with small blocksizes: K > KC, M > MC, N > NC, and
      * the epilogue only after the last k block */
     {
