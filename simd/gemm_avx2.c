@@ -57,6 +57,14 @@ static inline float u2_hsum_avx2(__m256 v)
     return _mm_cvtss_f32(s);
 }
 #define U2_VHSUM(v) u2_hsum_avx2(v)
+/* the four sums of a dot-tile row at once: three hadds and one add */
+static inline __m128 u2_hsum4_avx2(__m256 a, __m256 b, __m256 c, __m256 d)
+{
+    const __m256 abcd = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+    return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
+#define U2_DOT_SUM_ROW(r) \
+    _mm_storeu_ps(t + (r) * U2_NR, u2_hsum4_avx2(d##r##_0, d##r##_1, d##r##_2, d##r##_3));
 
 
 #include "gemm_ukr.h"

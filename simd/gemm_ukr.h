@@ -23,7 +23,8 @@
  *   U2_VHSUM(v)       the sum of v's lanes, in a fixed order
  *   U2_KC U2_MC U2_NC  cache blocking (data for the driver, gemm.c)
  * and optionally U2_ROWS_HALF(X) (the top MR/2 rows, for short edge tiles)
- * and U2_DOT_* (the dot-product tile for small-M A B^T, default 3 x 4).
+ * and U2_DOT_* (the dot-product tile for small-M A B^T, default 3 x 4;
+ * U2_DOT_SUM_ROW(r) may store row r's DC sums to t + r * NR in one go).
  *
  * The micro-kernel (contract in kernels.h), for AVX2 (MR = 6, NV = 2, VL = 8):
  *
@@ -269,7 +270,11 @@ static void U2_FN(u2_dot_tile)(int64_t K, const float *A, int64_t lda, const flo
         U2_DOT_COLS(U2_DOT_STEPN)
     }
     _Alignas(64) float t[U2_MR * U2_NR];
+#ifdef U2_DOT_SUM_ROW /* the ISA's whole-row reduction (DC sums at once) */
+    U2_DOT_ROWS(U2_DOT_SUM_ROW)
+#else
     U2_DOT_COLS(U2_DOT_SUM_C)
+#endif
     U2_FN(u2_tile_out)(t, c, ldc, m, n, alpha, beta, epi);
 }
 
