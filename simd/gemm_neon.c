@@ -25,6 +25,7 @@
     X(4, 1, 0) X(5, 1, 1) X(6, 1, 2) X(7, 1, 3)
 #define U2_ROWS_HALF(X) X(0, 0, 0) X(1, 0, 1) X(2, 0, 2) X(3, 0, 3)
 #define U2_A_PREP(a) const float32x4_t ag_0 = vld1q_f32(a), ag_1 = vld1q_f32((a) + 4)
+#define U2_A_PREP_HALF(a) const float32x4_t ag_0 = vld1q_f32(a)
 #define U2_A_ROW(i, g, l) (void)0
 #define U2_A_FMA(acc, b, i, g, l) vfmaq_laneq_f32(acc, b, ag_##g, l)
 

@@ -22,7 +22,8 @@
  *   U2_VERF(v) U2_VEXP(v)   1-ulp vector erf and exp (SLEEF u10)
  *   U2_VHSUM(v)       the sum of v's lanes, in a fixed order
  *   U2_KC U2_MC U2_NC  cache blocking (data for the driver, gemm.c)
- * and optionally U2_ROWS_HALF(X) (the top MR/2 rows, for short edge tiles)
+ * and optionally U2_ROWS_HALF(X) (the top MR/2 rows, for short edge tiles,
+ * with U2_A_PREP_HALF(a) when those rows need less of A than U2_A_PREP)
  * and U2_DOT_* (the dot-product tile for small-M A B^T, default 3 x 4;
  * U2_DOT_SUM_ROW(r) may store row r's DC sums to t + r * NR in one go).
  *
@@ -180,7 +181,11 @@ U2_FN(u2_ukr_body)(int64_t k, const float *a, const float *b, int64_t bs, float 
     if (m <= U2_MR / 2) { /* a short edge tile: only the top half of the rows */
         for (int64_t p = 0; p < k; p++) {
             U2_COLS(U2_LOADB_CELL, _, _, _)
+#ifdef U2_A_PREP_HALF
+            U2_A_PREP_HALF(a);
+#else
             U2_A_PREP(a);
+#endif
             U2_ROWS_HALF(U2_FMA_ROW)
             a += U2_MR;
             b += bs;
