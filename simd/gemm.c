@@ -65,6 +65,11 @@ static int64_t balanced_block(int64_t n, int64_t max, int64_t unit)
     return b < max ? b : max;
 }
 
+/* Up to this many rows, A is packed whole and B a few panels at a time
+ * (gemm_serial); the A block then takes up to 256 KiB of L2 at KC = 256. */
+#define U2_GEMM_LAZY_B_MAX_M 256
+#define U2_GEMM_LAZY_B_PANELS 4
+
 typedef struct {
     const u2_gemm_info *g;
     int transa, transb;
@@ -105,6 +110,38 @@ static void gemm_dot(const gemm_job *j)
     }
 }
 
+/* The tiles of C[ic .. ic+mc)[jc+j0 .. jc+j1) for one k block: column panel
+ * outer, so its kc x NR of B stays in L1 while the A panels stream from L2.
+ * bpack holds the packed panels from column j0 on. */
+static void run_tiles(const gemm_job *j, int64_t pc, int64_t kc, int last, float beta_blk,
+                      int64_t jc, int64_t j0, int64_t j1, int64_t ic, int64_t mc,
+                      const float *apack, const float *bpack)
+{
+    const u2_gemm_info *g = j->g;
+    const int MR = g->mr, NR = g->nr;
+    for (int64_t jb = j0; jb < j1; jb += NR) {
+        const int nn = (int)min64(NR, j1 - jb);
+        const float *bp = bpack + (jb - j0) * kc;
+        for (int64_t i0 = 0; i0 < mc; i0 += MR) {
+            const int mm = (int)min64(MR, mc - i0);
+            u2_epilogue te, *tp = NULL;
+            if (last && j->has_epi) {
+                te = j->epi;
+                if (te.bias) te.bias += jc + jb;
+                if (te.pre) te.pre += (ic + i0) * te.ldpre + jc + jb;
+                if (te.colsum) te.colsum += jc + jb;
+                tp = &te;
+            }
+            float *ct = j->C + (ic + i0) * j->ldc + jc + jb;
+            if (j->ukr_bs && nn == NR)
+                j->ukr_bs(kc, apack + i0 * kc, j->B + pc * j->ldb + jc + jb, j->ldb, ct, j->ldc,
+                          mm, nn, j->alpha, beta_blk, tp);
+            else
+                g->ukr(kc, apack + i0 * kc, bp, ct, j->ldc, mm, nn, j->alpha, beta_blk, tp);
+        }
+    }
+}
+
 /* The five loops on one thread, with this thread's own packing arena. */
 static void gemm_serial(const gemm_job *j)
 {
@@ -115,57 +152,51 @@ static void gemm_serial(const gemm_job *j)
     const u2_gemm_info *g = j->g;
     const int MR = g->mr, NR = g->nr;
     const int64_t kc_max = j->kc;
-    const int64_t mc_max = balanced_block(j->M, g->mc, MR);
+    /* Few rows: all of A is one block in L2, and B is packed a few panels
+     * at a time right before its tiles use it, so packed B never makes the
+     * round trip through L3. */
+    const int lazy_b = !j->ukr_bs && j->M <= U2_GEMM_LAZY_B_MAX_M;
+    const int64_t mc_max = lazy_b ? round_up(j->M, MR) : balanced_block(j->M, g->mc, MR);
     const int64_t nc_max = balanced_block(j->N, g->nc, NR);
-    const int64_t bfloats = round_up(kc_max * nc_max, 16), afloats = round_up(kc_max * mc_max, 16);
+    const int64_t bcols = lazy_b ? min64(nc_max, U2_GEMM_LAZY_B_PANELS * NR) : nc_max;
+    const int64_t bfloats = round_up(kc_max * bcols, 16), afloats = round_up(kc_max * mc_max, 16);
     float *const bpack = pack_arena((size_t)(bfloats + afloats + 16));
     float *const apack = bpack + bfloats + 16; /* keep the two panels apart */
 
     for (int64_t jc = 0; jc < j->N; jc += nc_max) {
         const int64_t nc = min64(nc_max, j->N - jc);
-        const int64_t npanels = cdiv(nc, NR);
         int64_t pc = 0;
         do { /* at least once, so K == 0 still applies beta and the epilogue */
             const int64_t kc = min64(kc_max, j->K - pc);
             const int last = pc + kc >= j->K;
             const float beta_blk = pc == 0 ? j->beta : 1.0f;
-            if (j->ukr_bs) { /* B in place: pack only a partial last panel */
-                const int64_t full = nc / NR;
-                if (full < npanels)
-                    g->pack_b(kc, nc - full * NR, j->B + pc * j->ldb + jc + full * NR, j->ldb,
-                              0, bpack + full * NR * kc);
+            if (lazy_b) {
+                g->pack_a(j->M, kc, j->transa ? j->A + pc * j->lda : j->A + pc, j->lda,
+                          j->transa, apack);
+                for (int64_t j0 = 0; j0 < nc; j0 += bcols) {
+                    const int64_t j1 = min64(nc, j0 + bcols);
+                    const float *src = j->transb ? j->B + (jc + j0) * j->ldb + pc
+                                                 : j->B + pc * j->ldb + jc + j0;
+                    g->pack_b(kc, j1 - j0, src, j->ldb, j->transb, bpack);
+                    run_tiles(j, pc, kc, last, beta_blk, jc, j0, j1, 0, j->M, apack, bpack);
+                }
             } else {
-                const float *src = j->transb ? j->B + jc * j->ldb + pc : j->B + pc * j->ldb + jc;
-                g->pack_b(kc, nc, src, j->ldb, j->transb, bpack);
-            }
-            for (int64_t ic = 0; ic < j->M; ic += mc_max) {
-                const int64_t mc = min64(mc_max, j->M - ic);
-                const int64_t mpanels = cdiv(mc, MR);
-                g->pack_a(mc, kc, j->transa ? j->A + pc * j->lda + ic : j->A + ic * j->lda + pc,
-                          j->lda, j->transa, apack);
-                /* column panel outer: its kc x NR of B stays in L1 across the A panels */
-                for (int64_t jp = 0; jp < npanels; jp++) {
-                    const int64_t j0 = jp * NR;
-                    const int nn = (int)min64(NR, nc - j0);
-                    for (int64_t ip = 0; ip < mpanels; ip++) {
-                        const int64_t i0 = ip * MR;
-                        const int mm = (int)min64(MR, mc - i0);
-                        u2_epilogue te, *tp = NULL;
-                        if (last && j->has_epi) {
-                            te = j->epi;
-                            if (te.bias) te.bias += jc + j0;
-                            if (te.pre) te.pre += (ic + i0) * te.ldpre + jc + j0;
-                            if (te.colsum) te.colsum += jc + j0;
-                            tp = &te;
-                        }
-                        float *ct = j->C + (ic + i0) * j->ldc + jc + j0;
-                        if (j->ukr_bs && nn == NR)
-                            j->ukr_bs(kc, apack + i0 * kc, j->B + pc * j->ldb + jc + j0, j->ldb,
-                                      ct, j->ldc, mm, nn, j->alpha, beta_blk, tp);
-                        else
-                            g->ukr(kc, apack + i0 * kc, bpack + j0 * kc, ct, j->ldc, mm, nn,
-                                   j->alpha, beta_blk, tp);
-                    }
+                if (j->ukr_bs) { /* B in place: pack only a partial last panel */
+                    const int64_t full = nc / NR * NR;
+                    if (full < nc)
+                        g->pack_b(kc, nc - full, j->B + pc * j->ldb + jc + full, j->ldb, 0,
+                                  bpack + full * kc);
+                } else {
+                    const float *src =
+                        j->transb ? j->B + jc * j->ldb + pc : j->B + pc * j->ldb + jc;
+                    g->pack_b(kc, nc, src, j->ldb, j->transb, bpack);
+                }
+                for (int64_t ic = 0; ic < j->M; ic += mc_max) {
+                    const int64_t mc = min64(mc_max, j->M - ic);
+                    g->pack_a(mc, kc,
+                              j->transa ? j->A + pc * j->lda + ic : j->A + ic * j->lda + pc,
+                              j->lda, j->transa, apack);
+                    run_tiles(j, pc, kc, last, beta_blk, jc, 0, nc, ic, mc, apack, bpack);
                 }
             }
             pc += kc;
