@@ -65,8 +65,9 @@ static int64_t balanced_block(int64_t n, int64_t max, int64_t unit)
     return b < max ? b : max;
 }
 
-/* Up to this many rows, A is packed whole and B a few panels at a time
- * (gemm_serial); the A block then takes up to 256 KiB of L2 at KC = 256. */
+/* Up to this many rows (and at most two MC blocks), A is packed whole and B
+ * a few panels at a time (gemm_serial); the A block then takes up to 256 KiB
+ * of L2 at KC = 256. */
 #define U2_GEMM_LAZY_B_MAX_M 256
 #define U2_GEMM_LAZY_B_PANELS 4
 
@@ -155,7 +156,7 @@ static void gemm_serial(const gemm_job *j)
     /* Few rows: all of A is one block in L2, and B is packed a few panels
      * at a time right before its tiles use it, so packed B never makes the
      * round trip through L3. */
-    const int lazy_b = !j->ukr_bs && j->M <= U2_GEMM_LAZY_B_MAX_M;
+    const int lazy_b = !j->ukr_bs && j->M <= U2_GEMM_LAZY_B_MAX_M && j->M <= 2 * g->mc;
     const int64_t mc_max = lazy_b ? round_up(j->M, MR) : balanced_block(j->M, g->mc, MR);
     const int64_t nc_max = balanced_block(j->N, g->nc, NR);
     const int64_t bcols = lazy_b ? min64(nc_max, U2_GEMM_LAZY_B_PANELS * NR) : nc_max;
