@@ -292,6 +292,11 @@ static void U2_FN(u2_pack_a)(int64_t mc, int64_t kc, const float *A, int64_t lda
         const int m = mc - i0 < U2_MR ? (int)(mc - i0) : U2_MR;
         if (trans) { /* A stored K x M: column p of the panel is contiguous */
             const float *src = A + i0;
+            if (m == U2_MR) { /* a fixed-size copy: a few vector moves */
+                for (int64_t p = 0; p < kc; p++, dst += U2_MR)
+                    memcpy(dst, src + p * lda, U2_MR * sizeof(float));
+                continue;
+            }
             for (int64_t p = 0; p < kc; p++) {
                 int r = 0;
                 for (; r < m; r++) dst[r] = src[p * lda + r];
