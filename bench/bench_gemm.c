@@ -17,6 +17,8 @@ typedef struct {
     int64_t m, n, k;
 } shape;
 
+static const char *const form_name[4] = {"NN", "NT", "TN", "TT"};
+
 /* ViT-base at 224/16 (197 tokens; 1576 = a batch of 8), the FFN, a small
  * batch, one attention-sized block, and the classic cube. */
 static const shape default_shapes[] = {
@@ -28,7 +30,7 @@ static const shape default_shapes[] = {
 typedef struct {
     shape shapes[MAX_SHAPES];
     int nshapes;
-    int forms; /* bit 0: NN, bit 1: NT */
+    int forms; /* bit f: form f of NN, NT, TN, TT */
     int kc, mc, nc; /* --blocks override, 0 = the ISA's */
     int no_peer;
 } gemm_args;
@@ -50,8 +52,15 @@ static int gemm_extra(const char *opt, const char *val, void *ctx)
         return 2;
     }
     if (!strcmp(opt, "--form")) {
-        g->forms = !strcmp(val, "NN") ? 1 : !strcmp(val, "NT") ? 2 : !strcmp(val, "both") ? 3 : 0;
-        return g->forms ? 2 : 0;
+        static const char *const names[] = {"NN", "NT", "TN", "TT"};
+        int f = 0;
+        for (int i = 0; i < 4; i++)
+            if (strstr(val, names[i])) f |= 1 << i;
+        if (!strcmp(val, "both")) f = 3;
+        if (!strcmp(val, "all")) f = 15;
+        if (!f) return 0;
+        g->forms = f;
+        return 2;
     }
     if (!strcmp(opt, "--blocks")) {
         return sscanf(val, "%d,%d,%d", &g->kc, &g->mc, &g->nc) == 3 && g->kc > 0 && g->mc > 0 &&
@@ -69,13 +78,14 @@ static const char usage_text[] =
     "same thread count, timed interleaved with each shape (the machine may be shared);\n"
     "ratio = ours / OpenBLAS cblas_sgemm (when built with it), also interleaved.\n"
     "  --shape M,N,K   a shape (repeatable; default: the model's eight shapes)\n"
-    "  --form F        NN, NT or both (default both)\n"
+    "  --form F        NN, NT, TN, TT, a list like NN,TN, both (NN and NT, the\n"
+    "                  default) or all; T: the operand is stored transposed\n"
     "  --blocks KC,MC,NC  override the ISA's cache blocking (tuning)\n"
     "  --no-peer       skip OpenBLAS\n";
 
 typedef struct {
     const u2_kernels *k;
-    int threads, tb;
+    int threads, ta, tb;
     shape s;
     const float *A, *B;
     float *C;
@@ -84,16 +94,17 @@ typedef struct {
 static void run_ours(void *p)
 {
     const gemm_ctx *c = p;
-    u2_sgemm_k(c->k, c->threads, 0, c->tb, c->s.m, c->s.n, c->s.k, 1.0f, c->A, c->s.k, c->B,
-               c->tb ? c->s.k : c->s.n, 0.0f, c->C, c->s.n, NULL);
+    u2_sgemm_k(c->k, c->threads, c->ta, c->tb, c->s.m, c->s.n, c->s.k, 1.0f, c->A,
+               c->ta ? c->s.m : c->s.k, c->B, c->tb ? c->s.k : c->s.n, 0.0f, c->C, c->s.n, NULL);
 }
 
 #ifdef HAVE_OPENBLAS
 static void run_openblas(void *p)
 {
     const gemm_ctx *c = p;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, c->tb ? CblasTrans : CblasNoTrans, (int)c->s.m,
-                (int)c->s.n, (int)c->s.k, 1.0f, c->A, (int)c->s.k, c->B,
+    cblas_sgemm(CblasRowMajor, c->ta ? CblasTrans : CblasNoTrans,
+                c->tb ? CblasTrans : CblasNoTrans, (int)c->s.m, (int)c->s.n, (int)c->s.k, 1.0f,
+                c->A, (int)(c->ta ? c->s.m : c->s.k), c->B,
                 (int)(c->tb ? c->s.k : c->s.n), 0.0f, c->C, (int)c->s.n);
 }
 #endif
@@ -156,7 +167,7 @@ int bench_gemm(int argc, char **argv)
             printf("%-17s %-4s %-7s %3s %9s %7s %7s %9s %7s\n", "M x N x K", "form", "isa", "thr",
                    "GFLOP/s", "peak", "%peak", have_peer ? "OpenBLAS" : "", have_peer ? "ratio" : "");
         for (int si = 0; si < ga.nshapes; si++) {
-            for (int f = 0; f < 2; f++) {
+            for (int f = 0; f < 4; f++) {
                 if (!(ga.forms & (1 << f))) continue;
                 const shape s = ga.shapes[si];
                 const double flop = 2.0 * (double)s.m * (double)s.n * (double)s.k;
@@ -169,7 +180,7 @@ int bench_gemm(int argc, char **argv)
                 for (int i = 0; i < o.nisa; i++) {
                     fns[n] = bench_peak_run;
                     ctxs[n++] = &pk[i];
-                    c[i] = (gemm_ctx){.k = &tabs[i], .threads = T, .tb = f, .s = s, .A = A,
+                    c[i] = (gemm_ctx){.k = &tabs[i], .threads = T, .ta = f >> 1, .tb = f & 1, .s = s, .A = A,
                                       .B = B, .C = C};
                     fns[n] = run_ours;
                     ctxs[n++] = &c[i];
@@ -192,7 +203,7 @@ int bench_gemm(int argc, char **argv)
                     if (o.json) {
                         printf("{\"bench\":\"gemm\",\"shape\":[%lld,%lld,%lld],\"form\":\"%s\","
                                "\"isa\":\"%s\",\"threads\":%d,\"gflops\":%.2f,",
-                               (long long)s.m, (long long)s.n, (long long)s.k, f ? "NT" : "NN",
+                               (long long)s.m, (long long)s.n, (long long)s.k, form_name[f],
                                tabs[i].name, T, gf);
                         if (have_peer)
                             printf("\"peer\":\"openblas\",\"peer_gflops\":%.2f,", peer);
@@ -200,7 +211,7 @@ int bench_gemm(int argc, char **argv)
                             printf("\"peer\":null,\"peer_gflops\":null,");
                         printf("\"peak_gflops\":%.2f}\n", peak);
                     } else {
-                        printf("%-17s %-4s %-7s %3d %9.1f %7.1f %6.1f%%", dims, f ? "NT" : "NN",
+                        printf("%-17s %-4s %-7s %3d %9.1f %7.1f %6.1f%%", dims, form_name[f],
                                tabs[i].name, T, gf, peak, 100.0 * gf / peak);
                         if (have_peer) printf(" %9.1f %7.2f", peer, gf / peer);
                         printf("\n");
