@@ -37,12 +37,15 @@ void u2_pack_b_generic(int nr, int64_t kc, int64_t nc, const float *B, int64_t l
     }
 }
 
-/* Apply the epilogue to a finished m x n block t (row stride ldt) and store to c. */
+/* Apply the epilogue to a finished m x n block t (row stride ldt) and store to c.
+ * Column sums come from the values, not from c: c is written, never read back
+ * (u2_gd_scores relies on it and may pass ldc == 0 to discard the scores). */
 void u2_epilogue_store_ref(const float *t, int64_t ldt, float *c, int64_t ldc, int m, int n,
                            const u2_epilogue *epi)
 {
-    for (int i = 0; i < m; i++) {
-        for (int j = 0; j < n; j++) {
+    for (int j = 0; j < n; j++) {
+        float sum = 0.0f;
+        for (int i = 0; i < m; i++) {
             float v = t[i * ldt + j];
             if (epi) {
                 if (epi->bias) v += epi->bias[j];
@@ -53,14 +56,9 @@ void u2_epilogue_store_ref(const float *t, int64_t ldt, float *c, int64_t ldc, i
                     v = 1.0f / (1.0f + expf(-v));
             }
             c[i * ldc + j] = v;
+            sum += v;
         }
-    }
-    if (epi && epi->act == U2_ACT_SIGMOID_COLSUM && epi->colsum) {
-        for (int j = 0; j < n; j++) {
-            float s = 0.0f;
-            for (int i = 0; i < m; i++) s += c[i * ldc + j];
-            epi->colsum[j] += s;
-        }
+        if (epi && epi->act == U2_ACT_SIGMOID_COLSUM && epi->colsum) epi->colsum[j] += sum;
     }
 }
 
@@ -101,4 +99,29 @@ void u2_gemm_init_ref(u2_gemm_info *g)
     g->ukr = ukr_ref;
     g->pack_a = pack_a_ref;
     g->pack_b = pack_b_ref;
+}
+
+void u2_sigmoid_colsum_ref(float *s, int64_t m, int64_t n, int64_t lds, float *colsum)
+{
+    for (int64_t j = 0; j < n; j++) {
+        float sum = 0.0f;
+        for (int64_t i = 0; i < m; i++) {
+            float v = 1.0f / (1.0f + expf(-s[i * lds + j]));
+            s[i * lds + j] = v;
+            sum += v;
+        }
+        colsum[j] += sum;
+    }
+}
+
+/* 12 independent multiply-add chains (2 flops each per iteration). */
+float u2_fma_burn_ref(int64_t iters)
+{
+    float x[12];
+    for (int j = 0; j < 12; j++) x[j] = 0.1f * (float)j;
+    for (int64_t i = 0; i < iters; i++)
+        for (int j = 0; j < 12; j++) x[j] = x[j] * 0.999f + 0.001f;
+    float s = 0.0f;
+    for (int j = 0; j < 12; j++) s += x[j];
+    return s;
 }
