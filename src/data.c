@@ -473,7 +473,8 @@ struct u2_prefetch {
     u2_batch_buf buf[2];
     int ready[2], failed[2];
     char err[2][1024];
-    int64_t next_make, next_take;
+    int64_t next_make, next_take; /* counted in batches handed out */
+    int64_t first, stride;
     int stop;
     pthread_t th;
     pthread_mutex_t mu;
@@ -488,7 +489,7 @@ static void *worker(void *arg)
         int slot = (int)(p->next_make & 1);
         while (!p->stop && p->ready[slot]) pthread_cond_wait(&p->cv, &p->mu);
         if (p->stop) break;
-        int64_t step = p->next_make;
+        int64_t step = p->first + p->next_make * p->stride;
         pthread_mutex_unlock(&p->mu);
         int rc = u2_batch_make(p->c, &p->o, step, &p->buf[slot]);
         pthread_mutex_lock(&p->mu);
@@ -502,12 +503,14 @@ static void *worker(void *arg)
     return NULL;
 }
 
-u2_prefetch *u2_prefetch_start(const u2_corpus *c, const u2_batch_opts *o, int64_t first_step)
+u2_prefetch *u2_prefetch_start(const u2_corpus *c, const u2_batch_opts *o, int64_t first,
+                               int64_t stride)
 {
     u2_prefetch *p = u2_calloc(1, sizeof *p);
     p->c = c;
     p->o = *o;
-    p->next_make = p->next_take = first_step;
+    p->first = first;
+    p->stride = stride > 0 ? stride : 1;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     if (pthread_create(&p->th, NULL, worker, p) != 0) {

@@ -83,9 +83,11 @@ void u2_batch_buf_free(u2_batch_buf *b);
 void u2_mlm_mask(int32_t *ids, const uint8_t *ws, int len, float ratio, int whole_word,
                  int32_t mask_id, int vocab, u2_rng *r, int32_t *labels);
 
-/* Prefetching: a worker thread builds the next batches while a step runs. */
+/* Prefetching: a worker thread builds the next batches while a step runs:
+ * batch indices first, first + stride, first + 2 stride, ... */
 typedef struct u2_prefetch u2_prefetch;
-u2_prefetch *u2_prefetch_start(const u2_corpus *c, const u2_batch_opts *o, int64_t first_step);
+u2_prefetch *u2_prefetch_start(const u2_corpus *c, const u2_batch_opts *o, int64_t first,
+                               int64_t stride);
 /* The batch of the next step (valid until the following call); NULL on error. */
 const u2_batch_buf *u2_prefetch_next(u2_prefetch *p);
 void u2_prefetch_stop(u2_prefetch *p);

@@ -29,6 +29,7 @@ void u2_train_defaults(u2_train_opts *o)
     o->bp = 16;
     o->bt = 16;
     o->bi = 8;
+    o->accum = 1;
     o->use_pairs = o->use_texts = o->use_images = 1;
     o->mask_pairs = 0.30f;
     o->mask_texts = 0.15f;
@@ -61,6 +62,7 @@ static char *state_json(const u2_train_opts *o, int64_t step)
     json_object_set_new(j, "bp", json_integer(o->bp));
     json_object_set_new(j, "bt", json_integer(o->bt));
     json_object_set_new(j, "bi", json_integer(o->bi));
+    json_object_set_new(j, "accum", json_integer(o->accum));
     json_object_set_new(j, "use_pairs", json_integer(o->use_pairs));
     json_object_set_new(j, "use_texts", json_integer(o->use_texts));
     json_object_set_new(j, "use_images", json_integer(o->use_images));
@@ -99,6 +101,8 @@ static int state_parse(const char *js, const char *path, u2_train_opts *o, int64
     GI(bp);
     GI(bt);
     GI(bi);
+    GI(accum);
+    if (o->accum < 1) o->accum = 1;
     GI(use_pairs);
     GI(use_texts);
     GI(use_images);
@@ -115,6 +119,29 @@ static int state_parse(const char *js, const char *path, u2_train_opts *o, int64
 #undef GF
     json_decref(j);
     return 0;
+}
+
+/* dst += w * src for the loss values, counts summed (micro-batches of a step) */
+static void losses_add(u2_losses *dst, const u2_losses *src, double w)
+{
+    dst->mlm_pairs += w * src->mlm_pairs;
+    dst->mlm_texts += w * src->mlm_texts;
+    dst->itm += w * src->itm;
+    dst->cmcl += w * src->cmcl;
+    dst->vcl += w * src->vcl;
+    dst->ground_pairs += w * src->ground_pairs;
+    dst->ground_texts += w * src->ground_texts;
+    dst->ground_images += w * src->ground_images;
+    dst->pairs += w * src->pairs;
+    dst->texts += w * src->texts;
+    dst->images += w * src->images;
+    dst->total += w * src->total;
+    dst->mlm_pairs_n += src->mlm_pairs_n;
+    dst->mlm_texts_n += src->mlm_texts_n;
+    dst->mlm_pairs_ok += src->mlm_pairs_ok;
+    dst->mlm_texts_ok += src->mlm_texts_ok;
+    dst->itm_ok += src->itm_ok;
+    dst->itm_n += src->itm_n;
 }
 
 static const char *csv_header =
@@ -356,7 +383,8 @@ static int train_run(u2_train_opts *op)
         if (rc) goto fail_log;
     }
 
-    u2_prefetch *pf = u2_prefetch_start(&corpus, &bo, step0);
+    /* micro-batch m of step s is batch s*accum + m of the data order */
+    u2_prefetch *pf = u2_prefetch_start(&corpus, &bo, step0 * o.accum, 1);
     float *grads = u2_malloc(sizeof(float) * (size_t)m.L.total);
     u2_fwd f;
     u2_fwd_init(&f, &m, 1);
@@ -372,49 +400,58 @@ static int train_run(u2_train_opts *op)
         status = 130;
     }
     while (status == 0 && step < o.steps) {
-        const u2_batch_buf *bb = pf ? u2_prefetch_next(pf) : NULL;
-        if (!bb) {
-            status = 1;
-            break;
-        }
-        if (o.inject_nan_at > 0 && step + 1 == o.inject_nan_at) m.w.cls[0] = NAN;
-        u2_fwd_reset(&f);
-        u2_forward_batch(&f, &bb->b);
-        const u2_losses *L = &f.loss;
-        if (!isfinite(L->total)) {
-            u2_fail(o.out_dir,
-                    "the loss became %g at step %lld (lower --lr?); training stopped, the last good "
-                    "checkpoint (step %lld) is kept in %s",
-                    L->total, (long long)step + 1, (long long)last_ckpt, ckpt);
-            status = 1;
-            break;
-        }
+        u2_losses L = {0};
+        int samples = 0, bad = 0;
         memset(grads, 0, sizeof(float) * (size_t)m.L.total);
-        u2_backward_batch(&f, grads, &scratch);
+        for (int mb = 0; mb < o.accum && !bad; mb++) {
+            const u2_batch_buf *bb = pf ? u2_prefetch_next(pf) : NULL;
+            if (!bb) {
+                bad = 1;
+                break;
+            }
+            if (o.inject_nan_at > 0 && step + 1 == o.inject_nan_at) m.w.cls[0] = NAN;
+            u2_fwd_reset(&f);
+            u2_forward_batch(&f, &bb->b);
+            if (!isfinite(f.loss.total)) {
+                u2_fail(o.out_dir,
+                        "the loss became %g at step %lld (lower --lr?); training stopped, the last "
+                        "good checkpoint (step %lld) is kept in %s",
+                        f.loss.total, (long long)step + 1, (long long)last_ckpt, ckpt);
+                bad = 1;
+                break;
+            }
+            u2_backward_batch(&f, grads, &scratch);
+            losses_add(&L, &f.loss, 1.0 / o.accum);
+            samples += bb->b.bp + bb->b.bt + bb->b.bi;
+        }
+        if (bad) {
+            status = 1;
+            break;
+        }
+        if (o.accum > 1) u2_kern()->scale(grads, 1.0f / (float)o.accum, m.L.total);
         float lr = u2_optim_lr(&opt.cfg, opt.step);
         double gnorm = u2_optim_step(&opt, &m, grads);
         step++;
         double now = u2_now();
-        const int samples = bb->b.bp + bb->b.bt + bb->b.bi;
         double sps = samples / fmax(now - tlast, 1e-9);
         tlast = now;
-        double mlm_acc = (L->mlm_pairs_n + L->mlm_texts_n)
-                             ? (double)(L->mlm_pairs_ok + L->mlm_texts_ok) / (L->mlm_pairs_n + L->mlm_texts_n)
+        double mlm_acc = (L.mlm_pairs_n + L.mlm_texts_n)
+                             ? (double)(L.mlm_pairs_ok + L.mlm_texts_ok) / (L.mlm_pairs_n + L.mlm_texts_n)
                              : NAN;
-        double itm_acc = L->itm_n ? (double)L->itm_ok / L->itm_n : NAN;
+        double itm_acc = L.itm_n ? (double)L.itm_ok / L.itm_n : NAN;
         fprintf(log, "%lld,%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%.4f,%.5g,%.5g,%.5g,%.2f,%.2f\n",
-                (long long)step, lr, L->total, L->mlm_pairs, L->mlm_texts, L->itm, L->cmcl, L->vcl,
-                L->ground_pairs, L->ground_texts, L->ground_images, mlm_acc, itm_acc, gnorm,
+                (long long)step, lr, L.total, L.mlm_pairs, L.mlm_texts, L.itm, L.cmcl, L.vcl,
+                L.ground_pairs, L.ground_texts, L.ground_images, mlm_acc, itm_acc, gnorm,
                 m.w.gd_tau ? m.w.gd_tau[0] : 0.0f, m.w.cmcl_temp[0], sps, now - t0);
         fflush(log);
         if (o.json && (step % (o.log_every > 0 ? o.log_every : 1) == 0 || step == o.steps))
             printf("{\"step\":%lld,\"loss\":%.6f,\"mlm\":%.6f,\"itm\":%.6f,\"cmcl\":%.6f,\"vcl\":%.6f,"
                    "\"ground\":%.6f,\"lr\":%.6g,\"grad_norm\":%.5g,\"samples_per_s\":%.2f}\n",
-                   (long long)step, L->total, L->mlm_pairs + L->mlm_texts, L->itm, L->cmcl, L->vcl,
-                   L->ground_pairs + L->ground_texts + L->ground_images, lr, gnorm, sps);
+                   (long long)step, L.total, L.mlm_pairs + L.mlm_texts, L.itm, L.cmcl, L.vcl,
+                   L.ground_pairs + L.ground_texts + L.ground_images, lr, gnorm, sps);
         u2_progress_update(&prog, step, "loss %.3f (mlm %.2f itm %.2f cmcl %.2f vcl %.2f gd %.3f) %.1f samples/s",
-                           L->total, L->mlm_pairs + L->mlm_texts, L->itm, L->cmcl, L->vcl,
-                           L->ground_pairs + L->ground_texts + L->ground_images, sps);
+                           L.total, L.mlm_pairs + L.mlm_texts, L.itm, L.cmcl, L.vcl,
+                           L.ground_pairs + L.ground_texts + L.ground_images, sps);
         int stopping = stop_signal || (o.stop_at > 0 && step >= o.stop_at);
         if (stopping || step == o.steps || (o.ckpt_every > 0 && step % o.ckpt_every == 0)) {
             char *sj = state_json(&o, step);

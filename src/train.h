@@ -14,7 +14,10 @@ typedef struct {
     int64_t steps;         /* total steps of the run */
     int resume;
     uint64_t seed;
-    int bp, bt, bi;        /* pairs, texts, images per step (each image gives 2 views) */
+    int bp, bt, bi;        /* pairs, texts, images per micro-batch (each image gives 2 views) */
+    int accum;             /* micro-batches per step (gradient accumulation; default 1):
+                            * the step's gradient is the mean of theirs, so N data-parallel
+                            * ranks of one micro-batch each compute the same step */
     int use_pairs, use_texts, use_images;
     float mask_pairs, mask_texts;
     int whole_word;

@@ -31,6 +31,7 @@ static void help(void)
            "  --pairs-batch B        image-text pairs per step (default 16)\n"
            "  --texts-batch B        unpaired texts per step (default 16)\n"
            "  --images-batch B       unpaired images per step, two views each (default 8)\n"
+           "  --accum N              micro-batches of the sizes above per step (default 1)\n"
            "  --no-pairs, --no-texts, --no-images   leave a corpus out (ablations)\n"
            "  --grounding topk|nearest|none, --fusion grounded|full   ablation switches\n"
            "  --lr X                 peak learning rate (default 3e-4)\n"
@@ -64,7 +65,7 @@ int cmd_train(int argc, char **argv)
     enum {
         O_CONFIG = 256, O_DATA, O_STEPS, O_OUT, O_RESUME, O_TOK, O_THREADS, O_SEED, O_BP, O_BT,
         O_BI, O_NOP, O_NOT, O_NOI, O_GROUND, O_FUSION, O_LR, O_WARM, O_SCHED, O_WD, O_CLIP,
-        O_MP, O_MT, O_NOWW, O_CKPT, O_JSON, O_LOGE, O_QUIET, O_STOPAT, O_NANAT
+        O_MP, O_MT, O_NOWW, O_CKPT, O_JSON, O_LOGE, O_QUIET, O_STOPAT, O_NANAT, O_ACCUM
     };
     static const struct option opts[] = {
         {"config", required_argument, 0, O_CONFIG}, {"data", required_argument, 0, O_DATA},
@@ -81,7 +82,7 @@ int cmd_train(int argc, char **argv)
         {"mask-texts", required_argument, 0, O_MT}, {"no-whole-word", no_argument, 0, O_NOWW},
         {"checkpoint-every", required_argument, 0, O_CKPT}, {"json", no_argument, 0, O_JSON},
         {"log-every", required_argument, 0, O_LOGE}, {"quiet", no_argument, 0, O_QUIET},
-        {"stop-at", required_argument, 0, O_STOPAT}, {"inject-nan-at", required_argument, 0, O_NANAT},
+        {"accum", required_argument, 0, O_ACCUM}, {"stop-at", required_argument, 0, O_STOPAT}, {"inject-nan-at", required_argument, 0, O_NANAT},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -127,6 +128,7 @@ int cmd_train(int argc, char **argv)
         case O_LOGE: rc = cli_parse_u64("--log-every", optarg, &u); o.log_every = (int64_t)u; break;
         case O_QUIET: o.quiet = 1; break;
         case O_STOPAT: rc = cli_parse_u64("--stop-at", optarg, &u); o.stop_at = (int64_t)u; break;
+        case O_ACCUM: rc = cli_parse_int("--accum", optarg, 1, 1 << 16, &o.accum); break;
         case O_NANAT: rc = cli_parse_u64("--inject-nan-at", optarg, &u); o.inject_nan_at = (int64_t)u; break;
         case 'h': help(); return 0;
         default: return 2;
