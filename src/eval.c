@@ -7,7 +7,9 @@
 #include "infer.h"
 #include "kernels.h"
 #include "model.h"
+#include "data.h"
 #include "progress.h"
+#include "rng.h"
 #include "tokenizer.h"
 #include "util.h"
 
@@ -508,5 +510,75 @@ out:
 out0:
     manifest_free(&mf);
     labels_free(&ls);
+    return rc;
+}
+
+/* ------------------------------------------------------------ MLM */
+
+int u2_eval_mlm(const u2_eval_opts *o, u2_mlm_report *rep)
+{
+    memset(rep, 0, sizeof *rep);
+    manifest mf;
+    if (manifest_load(o->data, "eval.jsonl", "caption", o->limit, &mf) != 0) return -1;
+    evalctx e;
+    if (ctx_open(&e, o->model) != 0) {
+        manifest_free(&mf);
+        return -1;
+    }
+    int rc = -1;
+    const int S = e.m.L.cfg.image_size;
+    double t0 = u2_now();
+    int32_t *ids = NULL, *attn = NULL;
+    int tl = u2_infer_tokenize(e.tok, (const char *const *)mf.text, mf.n, e.m.L.cfg.max_text_len,
+                               &ids, &attn, NULL);
+    if (tl < 0) goto out;
+    int32_t *labels = u2_malloc(sizeof(int32_t) * (size_t)mf.n * (size_t)tl);
+    uint8_t *ws = u2_malloc((size_t)tl);
+    memset(ws, 1, (size_t)tl);
+    const int32_t mask_id = u2_tok_special_id(e.tok, U2_TOK_MASK);
+    for (int i = 0; i < mf.n; i++) {
+        int len = 0;
+        for (int j = 0; j < tl; j++) len += attn[(size_t)i * tl + j] != 0;
+        u2_rng r = u2_rng_stream(12345, (uint64_t)i);
+        /* [MASK] only: ratio 0.15, then force every chosen position to [MASK] */
+        int32_t *row = ids + (size_t)i * tl, *lab = labels + (size_t)i * tl;
+        u2_mlm_mask(row, ws, len, 0.15f, 0, mask_id, u2_tok_vocab_size(e.tok), &r, lab);
+        for (int j = len; j < tl; j++) lab[j] = -1;
+        for (int j = 0; j < len; j++)
+            if (lab[j] >= 0) row[j] = mask_id;
+    }
+    enum { CH = 32 };
+    float *px = u2_malloc(sizeof(float) * CH * 3 * (size_t)S * (size_t)S);
+    int64_t okn = 0, n = 0;
+    for (int s = 0; s < mf.n; s += CH) {
+        int k = mf.n - s < CH ? mf.n - s : CH;
+        if (u2_image_load_batch((const char *const *)mf.img + s, k, S, px) != 0) {
+            free(px);
+            free(labels);
+            free(ws);
+            goto out;
+        }
+        int32_t negi[CH], negt[CH];
+        for (int i = 0; i < k; i++) negi[i] = negt[i] = (i + 1) % k;
+        u2_batch b = {.n_img = k, .n_txt = k, .tl = tl, .pixels = px, .ids = ids + (size_t)s * tl,
+                      .attn = attn + (size_t)s * tl, .mlm_labels = labels + (size_t)s * tl, .bp = k,
+                      .itm_neg_img = negi, .itm_neg_txt = negt};
+        u2_fwd_reset(&e.f);
+        u2_forward_batch(&e.f, &b);
+        okn += e.f.loss.mlm_pairs_ok;
+        n += e.f.loss.mlm_pairs_n;
+    }
+    free(px);
+    free(labels);
+    free(ws);
+    rep->n_masked = (int)n;
+    rep->acc = n ? (double)okn / n : 0;
+    rep->seconds = u2_now() - t0;
+    rc = 0;
+out:
+    free(ids);
+    free(attn);
+    ctx_close(&e);
+    manifest_free(&mf);
     return rc;
 }

@@ -45,4 +45,12 @@ typedef struct {
 } u2_probe_report;
 int u2_eval_probe(const u2_eval_opts *o, u2_probe_report *r);
 
+/* Masked-token accuracy on the held-out captions with their images (the pair
+ * path, 15% of the content tokens masked with a fixed seed, [MASK] only). */
+typedef struct {
+    int n_masked;
+    double acc, seconds;
+} u2_mlm_report;
+int u2_eval_mlm(const u2_eval_opts *o, u2_mlm_report *r);
+
 #endif

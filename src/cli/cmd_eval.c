@@ -14,14 +14,15 @@
 
 static void help(void)
 {
-    printf("usage: unimo2 eval retrieval|classify|probe|all --model DIR --data DIR [options]\n\n"
+    printf("usage: unimo2 eval retrieval|classify|probe|mlm|all --model DIR --data DIR [options]\n\n"
            "Zero-shot evaluation on a data directory's held-out split (SPEC §3):\n"
            "  retrieval  R@1/5/10 image->text and text->image on eval.jsonl: the exact score\n"
            "             (ITM logit + 0.3 cosine) over every pair of the first --exact pairs, and\n"
            "             the CMCL shortlist of K re-ranked by the exact score over all pairs\n"
            "  classify   labels.txt as prompts (dataset.json's classify_prompt, default\n"
            "             \"a photo of a {label}\") against eval_labels.jsonl's images\n"
-           "  probe      logistic regression on frozen image embeddings (even/odd split)\n\n"
+           "  probe      logistic regression on frozen image embeddings (even/odd split)\n"
+           "  mlm        masked-token accuracy on the held-out captions with their images\n\n"
            "  --model DIR      a trained model directory\n"
            "  --data DIR       the data directory (unimo2 gen-data)\n"
            "  --limit N        use at most N evaluation items (default all)\n"
@@ -82,8 +83,10 @@ int cmd_eval(int argc, char **argv)
         return 2;
     }
     int all = !strcmp(what, "all");
-    if (!all && strcmp(what, "retrieval") && strcmp(what, "classify") && strcmp(what, "probe")) {
-        fprintf(stderr, "unimo2 eval: unknown evaluation '%s' (retrieval, classify, probe, all)\n", what);
+    if (!all && strcmp(what, "retrieval") && strcmp(what, "classify") && strcmp(what, "probe") &&
+        strcmp(what, "mlm")) {
+        fprintf(stderr, "unimo2 eval: unknown evaluation '%s' (retrieval, classify, probe, mlm, all)\n",
+                what);
         return 2;
     }
     if (json) u2_progress_set_quiet(1);
@@ -105,6 +108,16 @@ int cmd_eval(int argc, char **argv)
             printf("zero-shot classification: %d images, %d labels, prompt \"%s\": accuracy %.1f%% "
                    "(cosine only %.1f%%, chance %.1f%%; %.1f s)\n", r.n, r.nlabels, r.prompt,
                    100 * r.acc, 100 * r.acc_cmcl, 100 * r.chance, r.seconds);
+    }
+    if (all || !strcmp(what, "mlm")) {
+        u2_mlm_report r;
+        if (u2_eval_mlm(&o, &r) != 0) return cli_error();
+        if (json)
+            printf("{\"eval\":\"mlm\",\"masked\":%d,\"accuracy\":%.4f,\"seconds\":%.3f}\n", r.n_masked,
+                   r.acc, r.seconds);
+        else
+            printf("masked-token accuracy on held-out captions: %.1f%% of %d tokens (%.1f s)\n",
+                   100 * r.acc, r.n_masked, r.seconds);
     }
     if (all || !strcmp(what, "probe")) {
         u2_probe_report r;
