@@ -272,9 +272,11 @@ static int direct_b_ok(int64_t M, int64_t ldb)
 #define U2_GEMM_DOT_MAX_M 48
 #define U2_GEMM_DOT_MIN_K 256
 
-/* Below this many multiply-adds a second thread costs more than it saves
- * (u2_sgemm only; u2_sgemm_k runs the thread count it is given). */
-#define U2_GEMM_MT_MIN (96 * 96 * 96)
+/* Below this many multiply-adds (~30 us on one Zen3 core) waking a second
+ * thread costs more than it saves, and on a busy machine a descheduled
+ * helper stalls the whole call (u2_sgemm only; u2_sgemm_k runs the thread
+ * count it is given). */
+#define U2_GEMM_MT_MIN (128.0 * 128.0 * 128.0)
 
 void u2_sgemm_k(const u2_kernels *k, int nthreads, int transa, int transb, int64_t M,
                 int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
@@ -323,10 +325,15 @@ void u2_sgemm_k(const u2_kernels *k, int nthreads, int transa, int transb, int64
     gemm_serial(&j);
 }
 
-int u2_gemm_threads(int64_t M, int64_t N, int64_t K)
+int u2_gemm_threads_for(int budget, int64_t M, int64_t N, int64_t K)
 {
     if ((double)M * (double)N * (double)(K > 0 ? K : 1) < U2_GEMM_MT_MIN) return 1;
-    return u2_num_threads();
+    return budget > 1 ? budget : 1;
+}
+
+int u2_gemm_threads(int64_t M, int64_t N, int64_t K)
+{
+    return u2_gemm_threads_for(u2_num_threads(), M, N, K);
 }
 
 void u2_sgemm(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
