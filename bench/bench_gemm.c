@@ -154,6 +154,8 @@ int bench_gemm(int argc, char **argv)
         if (have_peer) printf("OpenBLAS: %s, core %s\n", openblas_get_config(),
                               openblas_get_corename());
 #endif
+        const char *wp = getenv("OMP_WAIT_POLICY");
+        printf("OMP_WAIT_POLICY=%s\n", wp ? wp : "(unset)");
     }
     for (int ti = 0; ti < o.nthreads; ti++) {
         const int T = o.threads[ti];
