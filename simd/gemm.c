@@ -3,11 +3,19 @@
  *
  *   for jc in N step nc:
  *     for pc in K step kc:
- *       pack B[pc.., jc..] -> kc x nc in NR-column panels   (L3; skipped for small M)
+ *       pack B[pc.., jc..] -> kc x nc in NR-column panels    (L3)
  *       for ic in M step mc:
- *         pack A[ic.., pc..] -> mc x kc in MR-row panels     (L2)
- *         for each NR panel jr, for each MR panel ir:        (B panel in L1)
+ *         pack A[ic.., pc..] -> mc x kc in MR-row panels      (L2)
+ *         for each NR panel jr, for each MR panel ir:         (B panel in L1)
  *           ukr(kc, A panel, B panel, C tile, epilogue after the last pc)
+ *
+ * Variants for the shapes where that order wastes work (chosen from the
+ * whole problem, see u2_sgemm_k):
+ *  - M <= 256: A is packed whole once per k block and B four panels at a
+ *    time right before its tiles run, so packed B never goes through L3;
+ *  - NN with M <= 16 (40): B's full panels are read in place, unpacked;
+ *  - A B^T with M <= 48 and K >= 256: dot products along K straight from the
+ *    rows of A and B (gemm_dot), no packing or transposing at all.
  *
  * Threads: each thread takes a slice of C (whole NR column panels or MR row
  * panels, whichever makes the duplicated packing cheaper) and runs the loops
