@@ -37,27 +37,40 @@ static void usage(FILE *f)
     fprintf(f, "'unimo2-bench COMMAND --help' for a command's options.\n");
 }
 
-/* OpenBLAS reads OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE when the library loads,
- * before main: a forced core type would misrepresent the peer, so run again
- * without them. */
-static void reexec_without_openblas_overrides(char **argv)
+/* Settings that libraries read when they load, before main, so the bench
+ * runs itself again with them fixed:
+ *  - OpenBLAS reads OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE: a forced core type
+ *    would misrepresent the peer, so they are removed;
+ *  - libgomp reads OMP_WAIT_POLICY: its default spins between parallel
+ *    regions, and with OpenBLAS's own pool in the same process (and other
+ *    users on the machine) spinning threads steal the cores the measured
+ *    code needs, so the bench sets PASSIVE unless the caller chose. */
+static void reexec_with_fixed_env(char **argv)
 {
+    int again = 0;
 #ifdef HAVE_OPENBLAS
     if (getenv("OPENBLAS_CORETYPE") || getenv("OPENBLAS_L2_SIZE")) {
         unsetenv("OPENBLAS_CORETYPE");
         unsetenv("OPENBLAS_L2_SIZE");
-        execv("/proc/self/exe", argv);
-        perror("unimo2-bench: re-exec without OPENBLAS_CORETYPE");
-        /* go on: the peer figures are then with the forced core type */
+        again = 1;
     }
-#else
-    (void)argv;
 #endif
+#ifdef _OPENMP
+    if (!getenv("OMP_WAIT_POLICY")) {
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+        again = 1;
+    }
+#endif
+    if (again) {
+        execv("/proc/self/exe", argv);
+        perror("unimo2-bench: re-exec with the benchmark environment");
+        /* go on as we are */
+    }
 }
 
 int main(int argc, char **argv)
 {
-    reexec_without_openblas_overrides(argv);
+    reexec_with_fixed_env(argv);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

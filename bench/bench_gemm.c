@@ -77,6 +77,8 @@ static const char usage_text[] =
     "GFLOP/s = 2 M N K / median time; peak: the ISA's register-only FMA loop at the\n"
     "same thread count, timed interleaved with each shape (the machine may be shared);\n"
     "ratio = ours / OpenBLAS cblas_sgemm (when built with it), also interleaved.\n"
+    "threads: the budget given to the library, spent as u2_sgemm spends it (a\n"
+    "product under 128^3 multiply-adds runs on one thread).\n"
     "  --shape M,N,K   a shape (repeatable; default: the model's eight shapes)\n"
     "  --form F        NN, NT, TN, TT, a list like NN,TN, both (NN and NT, the\n"
     "                  default) or all; T: the operand is stored transposed\n"
@@ -94,7 +96,8 @@ typedef struct {
 static void run_ours(void *p)
 {
     const gemm_ctx *c = p;
-    u2_sgemm_k(c->k, c->threads, c->ta, c->tb, c->s.m, c->s.n, c->s.k, 1.0f, c->A,
+    /* the thread budget as u2_sgemm spends it: tiny products run on one */
+    u2_sgemm_k(c->k, u2_gemm_threads_for(c->threads, c->s.m, c->s.n, c->s.k), c->ta, c->tb, c->s.m, c->s.n, c->s.k, 1.0f, c->A,
                c->ta ? c->s.m : c->s.k, c->B, c->tb ? c->s.k : c->s.n, 0.0f, c->C, c->s.n, NULL);
 }
 
@@ -151,6 +154,8 @@ int bench_gemm(int argc, char **argv)
         if (have_peer) printf("OpenBLAS: %s, core %s\n", openblas_get_config(),
                               openblas_get_corename());
 #endif
+        const char *wp = getenv("OMP_WAIT_POLICY");
+        printf("OMP_WAIT_POLICY=%s\n", wp ? wp : "(unset)");
     }
     for (int ti = 0; ti < o.nthreads; ti++) {
         const int T = o.threads[ti];

@@ -3,11 +3,19 @@
  *
  *   for jc in N step nc:
  *     for pc in K step kc:
- *       pack B[pc.., jc..] -> kc x nc in NR-column panels   (L3; skipped for small M)
+ *       pack B[pc.., jc..] -> kc x nc in NR-column panels    (L3)
  *       for ic in M step mc:
- *         pack A[ic.., pc..] -> mc x kc in MR-row panels     (L2)
- *         for each NR panel jr, for each MR panel ir:        (B panel in L1)
+ *         pack A[ic.., pc..] -> mc x kc in MR-row panels      (L2)
+ *         for each NR panel jr, for each MR panel ir:         (B panel in L1)
  *           ukr(kc, A panel, B panel, C tile, epilogue after the last pc)
+ *
+ * Variants for the shapes where that order wastes work (chosen from the
+ * whole problem, see u2_sgemm_k):
+ *  - M <= 256: A is packed whole once per k block and B four panels at a
+ *    time right before its tiles run, so packed B never goes through L3;
+ *  - NN with M <= 16 (40): B's full panels are read in place, unpacked;
+ *  - A B^T with M <= 48 and K >= 256: dot products along K straight from the
+ *    rows of A and B (gemm_dot), no packing or transposing at all.
  *
  * Threads: each thread takes a slice of C (whole NR column panels or MR row
  * panels, whichever makes the duplicated packing cheaper) and runs the loops
@@ -272,9 +280,11 @@ static int direct_b_ok(int64_t M, int64_t ldb)
 #define U2_GEMM_DOT_MAX_M 48
 #define U2_GEMM_DOT_MIN_K 256
 
-/* Below this many multiply-adds a second thread costs more than it saves
- * (u2_sgemm only; u2_sgemm_k runs the thread count it is given). */
-#define U2_GEMM_MT_MIN (96 * 96 * 96)
+/* Below this many multiply-adds (~30 us on one Zen3 core) waking a second
+ * thread costs more than it saves, and on a busy machine a descheduled
+ * helper stalls the whole call (u2_sgemm only; u2_sgemm_k runs the thread
+ * count it is given). */
+#define U2_GEMM_MT_MIN (128.0 * 128.0 * 128.0)
 
 void u2_sgemm_k(const u2_kernels *k, int nthreads, int transa, int transb, int64_t M,
                 int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
@@ -323,10 +333,15 @@ void u2_sgemm_k(const u2_kernels *k, int nthreads, int transa, int transb, int64
     gemm_serial(&j);
 }
 
-int u2_gemm_threads(int64_t M, int64_t N, int64_t K)
+int u2_gemm_threads_for(int budget, int64_t M, int64_t N, int64_t K)
 {
     if ((double)M * (double)N * (double)(K > 0 ? K : 1) < U2_GEMM_MT_MIN) return 1;
-    return u2_num_threads();
+    return budget > 1 ? budget : 1;
+}
+
+int u2_gemm_threads(int64_t M, int64_t N, int64_t K)
+{
+    return u2_gemm_threads_for(u2_num_threads(), M, N, K);
 }
 
 void u2_sgemm(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,

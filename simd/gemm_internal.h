@@ -56,8 +56,10 @@ const u2_gemm_ext *u2_gemm_find_ext(u2_ukr_fn ukr);
 #define U2_AVX512_NC 3072
 
 /* The thread count u2_sgemm uses for a problem: 1 below a size where a
- * second thread costs more than it saves, else u2_num_threads(). */
+ * second thread costs more than it saves, else u2_num_threads() (or the
+ * given budget). */
 int u2_gemm_threads(int64_t M, int64_t N, int64_t K);
+int u2_gemm_threads_for(int budget, int64_t M, int64_t N, int64_t K);
 
 /* u2_gd_scores with an explicit table and thread count (tests, benchmarks). */
 void u2_gd_scores_k(const u2_kernels *k, int nthreads, const float *X, int64_t T, int64_t ldx,

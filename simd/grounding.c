@@ -31,7 +31,8 @@ void u2_gd_scores_k(const u2_kernels *k, int nthreads, const float *X, int64_t T
          * each column panel to one thread. */
         if (C > sink_cap) {
             free(sink);
-            sink = malloc((size_t)C * sizeof(float));
+            /* 64-byte aligned, like any C the kernels write */
+            sink = aligned_alloc(64, ((size_t)C * sizeof(float) + 63) & ~(size_t)63);
             if (!sink) {
                 fprintf(stderr, "unimo2: out of memory in the grounding search\n");
                 abort();
