@@ -117,6 +117,17 @@ static void ctx_close(evalctx *e)
     u2_model_free(&e->m);
 }
 
+/* The held-out pairs (eval.jsonl) and the model. */
+static int open_pairs(const u2_eval_opts *o, manifest *mf, evalctx *e)
+{
+    if (manifest_load(o->data, "eval.jsonl", "caption", o->limit, mf) != 0) return -1;
+    if (ctx_open(e, o->model) != 0) {
+        manifest_free(mf);
+        return -1;
+    }
+    return 0;
+}
+
 /* Encode images and texts into e->f; returns 0 or -1. */
 static int encode(evalctx *e, char **imgs, int ni, char **texts, int nt)
 {
@@ -185,12 +196,8 @@ int u2_eval_retrieval(const u2_eval_opts *o, u2_retrieval_report *rep)
 {
     memset(rep, 0, sizeof *rep);
     manifest mf;
-    if (manifest_load(o->data, "eval.jsonl", "caption", o->limit, &mf) != 0) return -1;
     evalctx e;
-    if (ctx_open(&e, o->model) != 0) {
-        manifest_free(&mf);
-        return -1;
-    }
+    if (open_pairs(o, &mf, &e) != 0) return -1;
     int rc = -1;
     const int n = mf.n;
     int *ri = u2_malloc(sizeof(int) * (size_t)n), *rt = u2_malloc(sizeof(int) * (size_t)n);
@@ -364,21 +371,39 @@ static int label_index(const labelset *l, const char *name)
     return -1;
 }
 
+/* The labelled evaluation images (labels.txt, eval_labels.jsonl) and the model. */
+static int open_labelled(const u2_eval_opts *o, labelset *ls, manifest *mf, evalctx *e)
+{
+    if (labels_load(o->data, ls) != 0) return -1;
+    if (manifest_load(o->data, "eval_labels.jsonl", "label", o->limit, mf) != 0) {
+        labels_free(ls);
+        return -1;
+    }
+    if (ctx_open(e, o->model) != 0) {
+        manifest_free(mf);
+        labels_free(ls);
+        return -1;
+    }
+    return 0;
+}
+
+static void close_labelled(labelset *ls, manifest *mf, evalctx *e)
+{
+    ctx_close(e);
+    manifest_free(mf);
+    labels_free(ls);
+}
+
 int u2_eval_classify(const u2_eval_opts *o, u2_classify_report *rep)
 {
     memset(rep, 0, sizeof *rep);
     labelset ls;
-    if (labels_load(o->data, &ls) != 0) return -1;
     manifest mf;
-    if (manifest_load(o->data, "eval_labels.jsonl", "label", o->limit, &mf) != 0) {
-        labels_free(&ls);
-        return -1;
-    }
     evalctx e;
+    if (open_labelled(o, &ls, &mf, &e) != 0) return -1;
     int rc = -1;
     char **prompts = u2_calloc((size_t)ls.nl, sizeof(char *));
     for (int i = 0; i < ls.nl; i++) prompts[i] = fill_prompt(ls.prompt, ls.labels[i]);
-    if (ctx_open(&e, o->model) != 0) goto out0;
     double t0 = u2_now();
     if (encode(&e, mf.img, mf.n, prompts, ls.nl) != 0) goto out;
     const int n = mf.n, nl = ls.nl;
@@ -421,12 +446,9 @@ int u2_eval_classify(const u2_eval_opts *o, u2_classify_report *rep)
     snprintf(rep->prompt, sizeof rep->prompt, "%s", ls.prompt);
     rc = 0;
 out:
-    ctx_close(&e);
-out0:
     for (int i = 0; i < ls.nl; i++) free(prompts[i]);
     free(prompts);
-    manifest_free(&mf);
-    labels_free(&ls);
+    close_labelled(&ls, &mf, &e);
     return rc;
 }
 
@@ -439,15 +461,10 @@ int u2_eval_probe(const u2_eval_opts *o, u2_probe_report *rep)
 {
     memset(rep, 0, sizeof *rep);
     labelset ls;
-    if (labels_load(o->data, &ls) != 0) return -1;
     manifest mf;
-    if (manifest_load(o->data, "eval_labels.jsonl", "label", o->limit, &mf) != 0) {
-        labels_free(&ls);
-        return -1;
-    }
     evalctx e;
+    if (open_labelled(o, &ls, &mf, &e) != 0) return -1;
     int rc = -1;
-    if (ctx_open(&e, o->model) != 0) goto out0;
     double t0 = u2_now();
     if (encode(&e, mf.img, mf.n, NULL, 0) != 0) goto out;
     const int n = mf.n, nl = ls.nl, D = e.m.L.cfg.hidden;
@@ -506,10 +523,7 @@ int u2_eval_probe(const u2_eval_opts *o, u2_probe_report *rep)
     free(p);
     rc = nte ? 0 : u2_fail(o->data, "too few labelled images for a probe");
 out:
-    ctx_close(&e);
-out0:
-    manifest_free(&mf);
-    labels_free(&ls);
+    close_labelled(&ls, &mf, &e);
     return rc;
 }
 
@@ -519,12 +533,8 @@ int u2_eval_mlm(const u2_eval_opts *o, u2_mlm_report *rep)
 {
     memset(rep, 0, sizeof *rep);
     manifest mf;
-    if (manifest_load(o->data, "eval.jsonl", "caption", o->limit, &mf) != 0) return -1;
     evalctx e;
-    if (ctx_open(&e, o->model) != 0) {
-        manifest_free(&mf);
-        return -1;
-    }
+    if (open_pairs(o, &mf, &e) != 0) return -1;
     int rc = -1;
     const int S = e.m.L.cfg.image_size;
     double t0 = u2_now();

@@ -77,6 +77,23 @@ static void put_vector(const float *v, int D, int json)
     for (int d = 0; d < D; d++) printf(json ? "%s%.7g" : "%s%.6g", d ? (json ? "," : " ") : "", v[d]);
 }
 
+/* One line per input: "KIND NAME v1 v2 ..." or {"KIND": NAME, "embedding": [...]} */
+static void put_embeddings(const char *kind, const char **names, int n, const float *e, int D,
+                           int json)
+{
+    for (int i = 0; i < n; i++) {
+        if (json) {
+            printf("{\"%s\":", kind);
+            put_json_string(names[i]);
+            printf(",\"embedding\":[");
+        } else {
+            printf("%s %s ", kind, names[i]);
+        }
+        put_vector(e + (size_t)i * D, D, json);
+        printf(json ? "]}\n" : "\n");
+    }
+}
+
 static void embed_help(void)
 {
     printf("usage: unimo2 embed --model FILE|DIR (--image F.webp ... | --text \"...\" ...) [--json]\n\n"
@@ -110,19 +127,7 @@ int cmd_embed(int argc, char **argv)
     rc = 0;
     if (in.ni) {
         if (unimo2_embed_images(m, in.images, in.ni, e) != 0) rc = cli_error();
-        for (int i = 0; !rc && i < in.ni; i++) {
-            if (in.json) {
-                printf("{\"image\":");
-                put_json_string(in.images[i]);
-                printf(",\"embedding\":[");
-                put_vector(e + (size_t)i * D, D, 1);
-                printf("]}\n");
-            } else {
-                printf("image %s ", in.images[i]);
-                put_vector(e + (size_t)i * D, D, 0);
-                printf("\n");
-            }
-        }
+        else put_embeddings("image", in.images, in.ni, e, D, in.json);
     }
     if (!rc && in.nt) {
         int tr = unimo2_embed_texts(m, in.texts, in.nt, e);
@@ -130,19 +135,7 @@ int cmd_embed(int argc, char **argv)
         else if (tr > 0)
             fprintf(stderr, "unimo2: warning: %d text(s) longer than the model's %s were truncated\n",
                     tr, "text length");
-        for (int i = 0; !rc && i < in.nt; i++) {
-            if (in.json) {
-                printf("{\"text\":");
-                put_json_string(in.texts[i]);
-                printf(",\"embedding\":[");
-                put_vector(e + (size_t)i * D, D, 1);
-                printf("]}\n");
-            } else {
-                printf("text %s ", in.texts[i]);
-                put_vector(e + (size_t)i * D, D, 0);
-                printf("\n");
-            }
-        }
+        if (!rc) put_embeddings("text", in.texts, in.nt, e, D, in.json);
     }
     free(e);
     unimo2_free(m);
