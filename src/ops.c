@@ -104,11 +104,18 @@ void u2_attention(float *ctx, float *probs, const float *qkv, const float *mask,
 
 void u2_colsum_acc(float *out, const float *x, int64_t nrows, int64_t ncols, int64_t ld)
 {
+    /* each thread owns a range of columns and walks the rows in order: the sum
+     * of a column is always taken in row order, whatever the thread count */
     ROW_CHUNKS_COST(ncols, nrows, {
-        for (int64_t c = r0; c < r1; c++) {
-            float s = 0.0f;
-            for (int64_t r = 0; r < nrows; r++) s += x[r * ld + c];
-            out[c] += s;
+        float acc[256];
+        for (int64_t c0 = r0; c0 < r1; c0 += 256) {
+            const int64_t w = r1 - c0 < 256 ? r1 - c0 : 256;
+            for (int64_t c = 0; c < w; c++) acc[c] = 0.0f;
+            for (int64_t r = 0; r < nrows; r++) {
+                const float *row = x + r * ld + c0;
+                for (int64_t c = 0; c < w; c++) acc[c] += row[c];
+            }
+            for (int64_t c = 0; c < w; c++) out[c0 + c] += acc[c];
         }
     });
 }
@@ -131,15 +138,22 @@ void u2_layernorm_bwd(float *dX, float *dw, float *db, const float *dY, const fl
     if (!dw && !db) return;
     /* parameter gradients column by column: a fixed summation order */
     ROW_CHUNKS_COST(D, N, {
-        for (int64_t j = r0; j < r1; j++) {
-            float sw = 0.0f, sb = 0.0f;
+        float sw[256], sb[256];
+        for (int64_t j0 = r0; j0 < r1; j0 += 256) {
+            const int64_t cw = r1 - j0 < 256 ? r1 - j0 : 256;
+            for (int64_t j = 0; j < cw; j++) sw[j] = sb[j] = 0.0f;
             for (int64_t i = 0; i < N; i++) {
-                float dy = dY[i * D + j];
-                sw += dy * (X[i * D + j] - mean[i]) * rstd[i];
-                sb += dy;
+                const float *dy = dY + i * D + j0, *x = X + i * D + j0;
+                const float m = mean[i], rs = rstd[i];
+                for (int64_t j = 0; j < cw; j++) {
+                    sw[j] += dy[j] * ((x[j] - m) * rs);
+                    sb[j] += dy[j];
+                }
             }
-            if (dw) dw[j] += sw;
-            if (db) db[j] += sb;
+            for (int64_t j = 0; j < cw; j++) {
+                if (dw) dw[j0 + j] += sw[j];
+                if (db) db[j0 + j] += sb[j];
+            }
         }
     });
 }
