@@ -4,6 +4,7 @@
 
 int cmd_info(int argc, char **argv);
 int cmd_init(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /* Print "unimo2: <msg>" for the recorded error and return 1. */
 int cli_error(void);

@@ -20,6 +20,7 @@ typedef struct {
 static const command commands[] = {
     {"info", cmd_info, "config, parameter count, kernel set in use"},
     {"init", cmd_init, "write a seeded random model"},
+    {"export", cmd_export, "write the model as ONNX graphs"},
 };
 
 static void usage(FILE *f)
