@@ -211,8 +211,11 @@ static int cmd_gen(const char *model, const char *dir, int B, unsigned long long
         fprintf(stderr, "no inputs with a top-K margin over %g in 200 draws\n", need);
         return 1;
     }
-    printf("inputs drawn %d time(s); smallest top-%lld margin %.3g (relative)\n", attempt + 1,
-           (long long)K, margin);
+    if (c->grounding == U2_GROUND_TOPK)
+        printf("inputs drawn %d time(s); smallest gap among the top-%lld+1 scores %.3g "
+               "(relative, needed %g)\n", attempt + 1, (long long)K, margin, need);
+    else
+        printf("inputs drawn; grounding %s\n", u2_grounding_name(c->grounding));
 
     tfile in = {0}, ex = {0};
     const int64_t dpix[4] = {B, 3, S, S}, dtxt[2] = {B, L}, dv[3] = {B, Nv, D}, dt[3] = {B, L, D};
