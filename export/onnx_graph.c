@@ -179,7 +179,7 @@ static const char *add_init(u2g *g, const char *name, int elem, const void *data
     t->data_type = elem;
     t->n_dims = (size_t)ndim;
     t->dims = galloc(g, (size_t)(ndim ? ndim : 1) * sizeof *t->dims);
-    memcpy(t->dims, dims, (size_t)ndim * sizeof *t->dims);
+    if (ndim > 0) memcpy(t->dims, dims, (size_t)ndim * sizeof *t->dims);
     /* raw_data is little-endian; configure refuses big-endian hosts */
     t->has_raw_data = 1;
     t->raw_data.len = nbytes;
