@@ -48,8 +48,9 @@ for d in "${U2_ORT_DIR:-}" "$srcdir/tests/onnx" "$builddir/tests/onnx"; do
   fi
 done
 if [ -z "$ort_dir" ]; then
-  # the source tree may be read-only (distcheck): install into the build tree
-  if [ -w "$srcdir/tests/onnx" ]; then ort_dir=$srcdir/tests/onnx; else ort_dir=$builddir/tests/onnx; fi
+  # in-tree builds install beside the sources; VPATH builds (distcheck's
+  # source tree is read-only) into the build tree, removed by make clean
+  ort_dir=$builddir/tests/onnx
   echo "# onnxruntime-node missing: running tests/onnx/install.sh $ort_dir"
   sh "$srcdir/tests/onnx/install.sh" "$ort_dir" 2>&1 | sed 's/^/# /'
   [ -f "$ort_dir/node_modules/onnxruntime-node/package.json" ] ||

@@ -28,12 +28,14 @@ installed() {
            process.exit(p.version===process.argv[2]?0:1)' "$dir" "$want" 2>/dev/null
 }
 
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd) # absolute: the checks below run after cd
+
 if installed; then
   echo "onnxruntime-node $want already installed in $dir/node_modules"
   exit 0
 fi
 
-mkdir -p "$dir"
 if [ "$dir" != "$here" ]; then
   cp "$here/package.json" "$dir/package.json"
   [ -f "$here/package-lock.json" ] && cp "$here/package-lock.json" "$dir/package-lock.json"
