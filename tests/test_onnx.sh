@@ -14,6 +14,7 @@
 #     identical grounded indices;
 #   - external data (--external-threshold 0) gives the same results.
 #
+# Programs run under $U2_EXEC when set (a cross build: U2_EXEC=qemu-aarch64).
 # Needs node, onnxruntime-node (sh tests/onnx/install.sh; tried here when
 # missing) and /usr/bin/python3 with onnx.  Without them the whole test is
 # skipped with the reason: under automake's TAP driver a skip is the plan
@@ -32,6 +33,11 @@ skip_all() {
   echo "1..0 # SKIP $*"
   exit 0
 }
+
+# A cross build runs its programs under an emulator: U2_EXEC=qemu-aarch64.
+EXEC=${U2_EXEC:-}
+$EXEC "$U2" --version >/dev/null 2>&1 ||
+  skip_all "cannot run $U2 here (a cross build? set U2_EXEC, e.g. U2_EXEC=qemu-aarch64)"
 
 # ---------------------------------------------------------------- tools
 command -v "$NODE_BIN" >/dev/null 2>&1 ||
@@ -78,7 +84,7 @@ GRAPHS="image_encoder text_encoder fusion unimo2"
 check_model() {
   name=$1
   out=$tmp/$name
-  "$U2" export --model "$tmp/$name.safetensors" --out "$out" >"$tmp/log" 2>&1
+  $EXEC "$U2" export --model "$tmp/$name.safetensors" --out "$out" >"$tmp/log" 2>&1
   rc=$?
   diag "$tmp/log"
   ok $rc "$name: unimo2 export"
@@ -93,7 +99,7 @@ check_model() {
   for B in 1 3; do
     run=$tmp/$name-b$B
     mkdir -p "$run"
-    "$HELPER" gen "$tmp/$name.safetensors" "$run" "$B" 7 >"$tmp/log" 2>&1
+    $EXEC "$HELPER" gen "$tmp/$name.safetensors" "$run" "$B" 7 >"$tmp/log" 2>&1
     rc=$?
     diag "$tmp/log"
     ok $rc "$name: native forward, batch $B"
@@ -107,7 +113,7 @@ check_model() {
     ok $rc "$name: onnxruntime runs the 4 graphs, batch $B"
     [ $rc -eq 0 ] || continue
     for g in $GRAPHS; do
-      "$HELPER" cmp "$run/expect.u2ot" "$run/$g.u2ot" >"$tmp/log" 2>&1
+      $EXEC "$HELPER" cmp "$run/expect.u2ot" "$run/$g.u2ot" >"$tmp/log" 2>&1
       rc=$?
       diag "$tmp/log"
       ok $rc "$name: $g.onnx matches the native forward, batch $B"
@@ -117,12 +123,12 @@ check_model() {
 
 # ---------------------------------------------------------------- models
 for cfg in tiny mini small; do
-  "$U2" init --config $cfg --seed 3 --out "$tmp/$cfg.safetensors" >"$tmp/log" 2>&1
+  $EXEC "$U2" init --config $cfg --seed 3 --out "$tmp/$cfg.safetensors" >"$tmp/log" 2>&1
   rc=$?
   diag "$tmp/log"
   ok $rc "$cfg: unimo2 init"
   check_model $cfg
-  "$HELPER" spread "$tmp/$cfg.safetensors" "$tmp/$cfg-spread.safetensors" 1 >"$tmp/log" 2>&1
+  $EXEC "$HELPER" spread "$tmp/$cfg.safetensors" "$tmp/$cfg-spread.safetensors" 1 >"$tmp/log" 2>&1
   rc=$?
   diag "$tmp/log"
   ok $rc "$cfg: spread weights"
@@ -135,8 +141,8 @@ for v in "none grounded" "none full" "topk full"; do
   name=tiny-$1-$2
   # keys left out take the tiny values
   printf '{"grounding": "%s", "fusion": "%s"}\n' "$1" "$2" >"$tmp/$name.json"
-  { "$U2" init --config "$tmp/$name.json" --seed 3 --out "$tmp/$name-init.safetensors" &&
-    "$HELPER" spread "$tmp/$name-init.safetensors" "$tmp/$name.safetensors" 1; } >"$tmp/log" 2>&1
+  { $EXEC "$U2" init --config "$tmp/$name.json" --seed 3 --out "$tmp/$name-init.safetensors" &&
+    $EXEC "$HELPER" spread "$tmp/$name-init.safetensors" "$tmp/$name.safetensors" 1; } >"$tmp/log" 2>&1
   rc=$?
   diag "$tmp/log"
   ok $rc "$name: model"
@@ -145,7 +151,7 @@ done
 
 # ---------------------------------------------------------------- external data
 ext=$tmp/tiny-ext
-"$U2" export --quiet --external-threshold 0 --model "$tmp/tiny-spread.safetensors" --out "$ext" >"$tmp/log" 2>&1
+$EXEC "$U2" export --quiet --external-threshold 0 --model "$tmp/tiny-spread.safetensors" --out "$ext" >"$tmp/log" 2>&1
 rc=$?
 for g in $GRAPHS; do [ -s "$ext/$g.onnx.data" ] || rc=1; done
 diag "$tmp/log"
@@ -160,11 +166,11 @@ diag "$tmp/log"
 ok $rc "external data: the checker loads and passes all 4 graphs"
 run=$tmp/tiny-spread-b3
 "$NODE_BIN" "$srcdir/tests/onnx/run.js" --threads 2 "$ext/unimo2.onnx" "$run/in.u2ot" "$run/ext.u2ot" >"$tmp/log" 2>&1 &&
-  "$HELPER" cmp "$run/expect.u2ot" "$run/ext.u2ot" >"$tmp/log" 2>&1
+  $EXEC "$HELPER" cmp "$run/expect.u2ot" "$run/ext.u2ot" >"$tmp/log" 2>&1
 rc=$?
 diag "$tmp/log"
 ok $rc "external data: onnxruntime (2 threads) gives the native results"
-"$U2" export --quiet --graphs unimo2 --model "$tmp/tiny-spread.safetensors" --out "$ext" >"$tmp/log" 2>&1
+$EXEC "$U2" export --quiet --graphs unimo2 --model "$tmp/tiny-spread.safetensors" --out "$ext" >"$tmp/log" 2>&1
 rc=$?
 [ -e "$ext/unimo2.onnx.data" ] && rc=1
 [ -e "$ext/fusion.onnx.data" ] || rc=1
