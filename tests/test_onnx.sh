@@ -36,6 +36,11 @@ skip_all() {
 
 # A cross build runs its programs under an emulator: U2_EXEC=qemu-aarch64.
 EXEC=${U2_EXEC:-}
+if [ -n "$EXEC" ]; then
+  # OpenMP teams crawl under qemu-user (a 2-thread tiny forward takes minutes)
+  UNIMO2_THREADS=${UNIMO2_THREADS:-1}
+  export UNIMO2_THREADS
+fi
 $EXEC "$U2" --version >/dev/null 2>&1 ||
   skip_all "cannot run $U2 here (a cross build? set U2_EXEC, e.g. U2_EXEC=qemu-aarch64)"
 
@@ -122,7 +127,14 @@ check_model() {
 }
 
 # ---------------------------------------------------------------- models
-for cfg in tiny mini small; do
+# U2_ONNX_CONFIGS picks the built-in configs; under an emulator small takes
+# minutes, so it is left out there unless asked for.
+if [ -n "$EXEC" ]; then configs=${U2_ONNX_CONFIGS:-tiny mini}; else configs=${U2_ONNX_CONFIGS:-tiny mini small}; fi
+case " $configs " in
+  *" small "*) ;;
+  *) n=$((n + 1)); echo "ok $n - # SKIP small: left out under U2_EXEC=$EXEC (U2_ONNX_CONFIGS adds it)" ;;
+esac
+for cfg in $configs; do
   $EXEC "$U2" init --config $cfg --seed 3 --out "$tmp/$cfg.safetensors" >"$tmp/log" 2>&1
   rc=$?
   diag "$tmp/log"

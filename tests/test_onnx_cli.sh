@@ -7,6 +7,11 @@ builddir=${top_builddir:-.}
 U2="$builddir/unimo2"
 # A cross build runs its programs under an emulator: U2_EXEC=qemu-aarch64.
 EXEC=${U2_EXEC:-}
+if [ -n "$EXEC" ]; then
+  # OpenMP teams crawl under qemu-user (a 2-thread tiny forward takes minutes)
+  UNIMO2_THREADS=${UNIMO2_THREADS:-1}
+  export UNIMO2_THREADS
+fi
 if ! $EXEC "$U2" --version >/dev/null 2>&1; then
   echo "1..0 # SKIP cannot run $U2 here (a cross build? set U2_EXEC, e.g. U2_EXEC=qemu-aarch64)"
   exit 0
