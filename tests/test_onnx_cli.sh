@@ -60,6 +60,13 @@ r=$?
 [ -s "$tmp/err" ] && r=1
 ok $r "--graphs text,fusion --quiet writes those two, silently"
 
+mkdir "$tmp/modeldir" && cp "$tmp/tiny.safetensors" "$tmp/modeldir/model.safetensors"
+$EXEC "$U2" export --quiet --graphs image --model "$tmp/modeldir" --out "$tmp/o5" 2>"$tmp/err"
+r=$?
+[ -s "$tmp/o5/image_encoder.onnx" ] || r=1
+sed 's/^/# /' "$tmp/err"
+ok $r "--model takes a model directory"
+
 expect 2 "required" "no --out" -- --model "$tmp/tiny.safetensors"
 expect 2 "unexpected argument" "a stray argument" -- --model "$tmp/tiny.safetensors" --out "$tmp/o" extra
 expect 1 "^unimo2: $tmp/missing.safetensors: " "a missing model file" -- --model "$tmp/missing.safetensors" --out "$tmp/o3"
