@@ -76,10 +76,34 @@ static const char *param_t(ex *e, const char *name)
 
 /* ---------------------------------------------------------------- layers */
 
-static const char *op1(ex *e, const char *op, const char *a) { return u2g_op(e->g, op, U2G_IN(a), NULL, NULL); }
+static const char *op1(ex *e, const char *op, const char *a)
+{
+    return u2g_op(e->g, op, U2G_IN(a), NULL, NULL);
+}
 static const char *op2(ex *e, const char *op, const char *a, const char *b)
 {
     return u2g_op(e->g, op, U2G_IN(a, b), NULL, NULL);
+}
+
+/* x [B,T,...] -> row `row` of axis 1, [B,...] */
+static const char *row_of(ex *e, const char *x, int64_t row, const char *out)
+{
+    return u2g_op(e->g, "Gather", U2G_IN(x, u2g_ci(e->g, row)), U2G_ATTRS(U2G_INT("axis", 1)),
+                  out);
+}
+
+/* Transpose of a rank-4 value */
+static const char *transpose4(ex *e, const char *x, int64_t p0, int64_t p1, int64_t p2, int64_t p3)
+{
+    return u2g_op(e->g, "Transpose", U2G_IN(x), U2G_ATTRS(U2G_INTS("perm", p0, p1, p2, p3)), NULL);
+}
+
+/* x [B,in] -> x·Wᵀ + b [B,out] as Gemm(transB) on the [out,in] weight */
+static const char *gemm(ex *e, const char *x, const char *prefix, const char *out)
+{
+    return u2g_op(e->g, "Gemm",
+                  U2G_IN(x, param(e, "%s.weight", prefix), param(e, "%s.bias", prefix)),
+                  U2G_ATTRS(U2G_INT("transB", 1)), out);
 }
 
 /* x [..., in] -> x·Wᵀ + b [..., out] (prefix.weight, prefix.bias) */
@@ -125,15 +149,15 @@ static const char *attention(ex *e, const char *x, const char *prefix, const cha
     const char *q = op2(e, "Reshape", qkv3[0], heads);                       /* [B,T,H,dh] */
     const char *k = op2(e, "Reshape", qkv3[1], heads);
     const char *v = op2(e, "Reshape", qkv3[2], heads);
-    q = u2g_op(g, "Transpose", U2G_IN(q), U2G_ATTRS(U2G_INTS("perm", 0, 2, 1, 3)), NULL); /* [B,H,T,dh] */
-    k = u2g_op(g, "Transpose", U2G_IN(k), U2G_ATTRS(U2G_INTS("perm", 0, 2, 3, 1)), NULL); /* [B,H,dh,T] */
-    v = u2g_op(g, "Transpose", U2G_IN(v), U2G_ATTRS(U2G_INTS("perm", 0, 2, 1, 3)), NULL); /* [B,H,T,dh] */
+    q = transpose4(e, q, 0, 2, 1, 3);                                         /* [B,H,T,dh] */
+    k = transpose4(e, k, 0, 2, 3, 1);                                         /* [B,H,dh,T] */
+    v = transpose4(e, v, 0, 2, 1, 3);                                         /* [B,H,T,dh] */
     const char *s = op2(e, "MatMul", q, k);                                  /* [B,H,T,T] */
     s = op2(e, "Mul", s, u2g_cf(g, 1.0f / sqrtf((float)e->dh)));
     if (mask) s = op2(e, "Add", s, mask);
     const char *p = u2g_op(g, "Softmax", U2G_IN(s), U2G_ATTRS(U2G_INT("axis", -1)), NULL);
     const char *ctx = op2(e, "MatMul", p, v);                                /* [B,H,T,dh] */
-    ctx = u2g_op(g, "Transpose", U2G_IN(ctx), U2G_ATTRS(U2G_INTS("perm", 0, 2, 1, 3)), NULL);
+    ctx = transpose4(e, ctx, 0, 2, 1, 3);                                     /* [B,T,H,dh] */
     ctx = op2(e, "Reshape", ctx, U2G_CIS(g, 0, 0, e->D));                    /* [B,T,D] */
     if (qvalid) ctx = op2(e, "Mul", ctx, qvalid);
     snprintf(name, sizeof name, "%s.proj", prefix);
@@ -191,8 +215,7 @@ static const char *stack(ex *e, const char *x, const char *name, int n, int pre_
 /* L2-normalised row `row` of x [B,T,D] -> [B,D] */
 static const char *normalized_row(ex *e, const char *x, int64_t row, const char *out)
 {
-    const char *r = u2g_op(e->g, "Gather", U2G_IN(x, u2g_ci(e->g, row)),
-                           U2G_ATTRS(U2G_INT("axis", 1)), NULL);
+    const char *r = row_of(e, x, row, NULL);
     return u2g_op(e->g, "LpNormalization", U2G_IN(r),
                   U2G_ATTRS(U2G_INT("axis", -1), U2G_INT("p", 2)), out);
 }
@@ -218,7 +241,8 @@ static void image_encoder(ex *e, const char *pixels, const char **tokens, const 
     const u2_config *c = e->c;
     const int64_t P = e->P, pad = c->patch_pad;
     u2g_scope(g, "vit.patch");
-    const char *x = u2g_op(g, "Conv", U2G_IN(pixels, param(e, "vit.patch.weight"), param(e, "vit.patch.bias")),
+    const char *w = param(e, "vit.patch.weight"), *b = param(e, "vit.patch.bias");
+    const char *x = u2g_op(g, "Conv", U2G_IN(pixels, w, b),
                            U2G_ATTRS(U2G_INTS("kernel_shape", P, P), U2G_INTS("strides", P, P),
                                      U2G_INTS("pads", pad, pad, pad, pad)),
                            NULL);                                             /* [B,D,G,G] */
@@ -253,8 +277,8 @@ static void text_encoder(ex *e, const char *ids, const char **tokens, const char
     const char *len = u2g_op(g, "Shape", U2G_IN(ids), U2G_ATTRS(U2G_INT("start", 1), U2G_INT("end", 2)),
                              NULL);                                          /* [1] = {L} */
     const char *end = off ? op2(e, "Add", len, U2G_CIS(g, off)) : len;
-    const char *pos = u2g_op(g, "Slice", U2G_IN(param(e, "text.pos"), U2G_CIS(g, off), end, U2G_CIS(g, 0)),
-                             NULL, NULL);                                    /* [L,D] */
+    const char *pos = u2g_op(g, "Slice", U2G_IN(param(e, "text.pos"), U2G_CIS(g, off), end,
+                                                U2G_CIS(g, 0)), NULL, NULL); /* [L,D] */
     x = op2(e, "Add", x, pos);
     x = layernorm(e, x, "text.ln_emb", c->text_ln_eps, NULL);
     text_mask(e);
@@ -275,8 +299,8 @@ static const char *grounding(ex *e, const char *V, const char *T, const char **i
     const u2_config *c = e->c;
     u2g_scope(g, "gd.scores");
     const char *Et = param_t(e, "gd.embed");                                /* [D,C] */
-    const char *tau = u2g_op(g, "Clip", U2G_IN(param(e, "gd.tau"), u2g_cf(g, c->tau_min), u2g_cf(g, c->tau_max)),
-                             NULL, NULL);                                    /* [1] */
+    const char *tau = u2g_op(g, "Clip", U2G_IN(param(e, "gd.tau"), u2g_cf(g, c->tau_min),
+                                               u2g_cf(g, c->tau_max)), NULL, NULL); /* [1] */
     const char *from1 = U2G_CIS(g, 1), *tomax = U2G_CIS(g, INT64_MAX), *ax1 = U2G_CIS(g, 1);
     /* patches: every row after the image [CLS] */
     const char *Vp = u2g_op(g, "Slice", U2G_IN(V, from1, tomax, ax1), NULL, NULL); /* [B,Np,D] */
@@ -296,8 +320,8 @@ static const char *grounding(ex *e, const char *V, const char *T, const char **i
              U2G_ATTRS(U2G_INT("axis", -1), U2G_INT("largest", 1), U2G_INT("sorted", 1)), 2, tk);
     *idx = tk[1];                                                            /* [B,K] */
     u2g_scope(g, "gd.tokens");
-    const char *G = u2g_op(g, "Gather", U2G_IN(param(e, "gd.embed"), *idx), U2G_ATTRS(U2G_INT("axis", 0)),
-                           NULL);                                            /* [B,K,D] */
+    const char *G = u2g_op(g, "Gather", U2G_IN(param(e, "gd.embed"), *idx),
+                           U2G_ATTRS(U2G_INT("axis", 0)), NULL);            /* [B,K,D] */
     return layernorm(e, G, "gd.ln", c->head_ln_eps, NULL);
 }
 
@@ -353,13 +377,9 @@ static void fusion(ex *e, const char *V, const char *T, const char *vemb, const 
 
     /* ITM: relu(img(F_v0)) ⊙ relu(txt(F_t0)) -> out */
     u2g_scope(g, "itm");
-    const char *fv = u2g_op(g, "Gather", U2G_IN(F, u2g_ci(g, 0)), U2G_ATTRS(U2G_INT("axis", 1)), NULL);
-    const char *ft = u2g_op(g, "Gather", U2G_IN(F, u2g_ci(g, NVG)), U2G_ATTRS(U2G_INT("axis", 1)), NULL);
-    const u2g_attr *tb = U2G_ATTRS(U2G_INT("transB", 1));
-    const char *a = op1(e, "Relu", u2g_op(g, "Gemm", U2G_IN(fv, param(e, "itm.img.weight"), param(e, "itm.img.bias")), tb, NULL));
-    const char *b = op1(e, "Relu", u2g_op(g, "Gemm", U2G_IN(ft, param(e, "itm.txt.weight"), param(e, "itm.txt.bias")), tb, NULL));
-    const char *itm = u2g_op(g, "Gemm", U2G_IN(op2(e, "Mul", a, b), param(e, "itm.out.weight"), param(e, "itm.out.bias")),
-                             tb, "itm_logits");                              /* [B,2] */
+    const char *a = op1(e, "Relu", gemm(e, row_of(e, F, 0, NULL), "itm.img", NULL));   /* [B,D] */
+    const char *b = op1(e, "Relu", gemm(e, row_of(e, F, NVG, NULL), "itm.txt", NULL)); /* [B,D] */
+    const char *itm = gemm(e, op2(e, "Mul", a, b), "itm.out", "itm_logits");          /* [B,2] */
 
     /* CMCL cosine of the unimodal CLS rows, and the retrieval score (SPEC §3) */
     u2g_scope(g, "cmcl");
@@ -368,8 +388,8 @@ static void fusion(ex *e, const char *V, const char *T, const char *vemb, const 
     const char *cos = u2g_op(g, "ReduceSum", U2G_IN(op2(e, "Mul", vemb, temb), U2G_CIS(g, 1)),
                              U2G_ATTRS(U2G_INT("keepdims", 0)), "cmcl_score"); /* [B] */
     u2g_scope(g, "score");
-    const char *l1 = u2g_op(g, "Gather", U2G_IN(itm, u2g_ci(g, 1)), U2G_ATTRS(U2G_INT("axis", 1)), NULL);
-    u2g_op(g, "Add", U2G_IN(l1, op2(e, "Mul", cos, u2g_cf(g, 0.3f))), NULL, "score");
+    u2g_op(g, "Add", U2G_IN(row_of(e, itm, 1, NULL), op2(e, "Mul", cos, u2g_cf(g, 0.3f))), NULL,
+           "score");
 }
 
 /* ------------------------------------------------------------- top level */
@@ -464,11 +484,8 @@ static void build(ex *e, int gi)
 {
     u2g *g = e->g;
     const u2_config *c = e->c;
-    char shape[128];
-    const char *D = NULL;
-    char dbuf[32];
-    snprintf(dbuf, sizeof dbuf, "%d", c->hidden);
-    D = dbuf;
+    char shape[128], D[24];
+    snprintf(D, sizeof D, "%d", c->hidden);
     const int want_img = gi == 0 || gi == 3, want_txt = gi == 1 || gi == 3, want_fus = gi >= 2;
 
     if (want_img) {
