@@ -12,6 +12,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_gen_data(int argc, char **argv);
 int cmd_import_mnist(int argc, char **argv);
 int cmd_tokenizer(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /* Print "unimo2: <msg>" for the recorded error and return 1. */
 int cli_error(void);

@@ -19,9 +19,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#ifdef U2_HAVE_EXPORT
+#include "model.h"
 #include "onnx_export.h"
-#endif
 
 static void help(void)
 {
@@ -145,12 +144,17 @@ int cmd_demo(int argc, char **argv)
 
     step_banner(5, nsteps, "exporting ONNX");
     int exported = 0;
-#ifdef U2_HAVE_EXPORT
-    if (u2_onnx_export_all(run, onnxdir) != 0) return cli_error();
-    exported = 1;
-#else
-    fprintf(stderr, "this build has no ONNX exporter; skipped\n");
-#endif
+    {
+        u2_model mm;
+        if (u2_model_load(&mm, run) != 0) return cli_error();
+        u2_onnx_opts xo;
+        u2_onnx_opts_default(&xo);
+        xo.verbose = 1;
+        int xrc = u2_onnx_export(&mm, onnxdir, &xo);
+        u2_model_free(&mm);
+        if (xrc != 0) return cli_error();
+        exported = 1;
+    }
 
     step_banner(6, nsteps, "report");
     const double total = u2_now() - t0;

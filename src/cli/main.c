@@ -29,6 +29,7 @@ static const command commands[] = {
     {"gen-data", cmd_gen_data, "render the synthetic shapes data set"},
     {"import-mnist", cmd_import_mnist, "MNIST digit JSON files -> a data set (scripts/get-mnist.sh)"},
     {"tokenizer", cmd_tokenizer, "train a byte-level BPE vocabulary; encode, decode"},
+    {"export", cmd_export, "write the model as ONNX graphs"},
 };
 
 static void usage(FILE *f)
