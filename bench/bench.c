@@ -23,6 +23,7 @@ static const struct {
 } commands[] = {
     {"gemm", bench_gemm, "u2_sgemm on the model's shapes vs the FMA peak and OpenBLAS"},
     {"grounding", bench_grounding, "the fused grounding search vs GEMM + separate passes"},
+    {"forward", bench_forward, "native inference vs onnxruntime on our exported graphs"},
     {"ablation", bench_ablation, "Table 4: train and evaluate each ablation switch (long)"},
     /* forward, train: later, one file each */
 };
