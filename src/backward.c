@@ -347,7 +347,37 @@ static void ground_backward(u2_fwd *f, const u2_group *g, u2_weights *gw, float 
 
 /* ------------------------------------------------------------- whole pass */
 
-void u2_backward_batch(u2_fwd *f, float *grads, u2_arena *ar)
+/* The layout's four parts in order (params.c): their first floats, then L->total. */
+enum { PART_VIT, PART_TEXT, PART_FUSION, PART_HEADS, NPARTS };
+
+static void part_bounds(const u2_layout *L, int64_t b[NPARTS + 1])
+{
+    int part = 0;
+    b[0] = 0;
+    for (int i = 0; i < L->n; i++) {
+        const char *nm = L->t[i].name;
+        const int p = !strncmp(nm, "vit.", 4)                                   ? PART_VIT
+                      : !strncmp(nm, "text.", 5)                                ? PART_TEXT
+                      : !strncmp(nm, "gd.", 3) || !strncmp(nm, "fusion.", 7) ? PART_FUSION
+                                                                                : PART_HEADS;
+        while (part < p) b[++part] = L->t[i].offset;
+    }
+    while (part < NPARTS) b[++part] = L->total;
+}
+
+static void part_ready(const int64_t b[NPARTS + 1], int part, u2_grad_ready_fn ready, void *ctx)
+{
+    if (ready && b[part] < b[part + 1]) ready(ctx, b[part], b[part + 1]);
+}
+
+void u2_grad_ranges(const u2_layout *L, u2_grad_ready_fn ready, void *ctx)
+{
+    int64_t b[NPARTS + 1];
+    part_bounds(L, b);
+    for (int p = NPARTS - 1; p >= 0; p--) part_ready(b, p, ready, ctx);
+}
+
+void u2_backward_batch(u2_fwd *f, float *grads, u2_arena *ar, u2_grad_ready_fn ready, void *ctx)
 {
     const u2_model *m = f->m;
     const u2_config *c = &m->L.cfg;
@@ -363,7 +393,11 @@ void u2_backward_batch(u2_fwd *f, float *grads, u2_arena *ar)
     for (int gi = 0; gi < f->ngroups; gi++)
         dF[gi] = u2_arena_zalloc(ar, (size_t)(f->groups[gi].n * f->groups[gi].T * D));
 
+    int64_t part[NPARTS + 1];
+    part_bounds(&m->L, part);
+
     heads_backward(f, &gw, dF, dV, dTx, ar);
+    part_ready(part, PART_HEADS, ready, ctx);
     for (int gi = 0; gi < f->ngroups; gi++) ground_backward(f, &f->groups[gi], &gw, dV, dTx, ar);
 
     /* grounded transformer, group by group */
@@ -399,7 +433,9 @@ void u2_backward_batch(u2_fwd *f, float *grads, u2_arena *ar)
         }
     }
 
-    /* text encoder */
+    part_ready(part, PART_FUSION, ready, ctx); /* gd.* and fusion.* */
+
+    /* text encoder (text.word is final only now: the MLM decoder shares it) */
     if (f->n_txt) {
         const int64_t N = (int64_t)f->n_txt * f->tl;
         float *dx0 = u2_arena_alloc(ar, (size_t)(N * D));
@@ -412,6 +448,7 @@ void u2_backward_batch(u2_fwd *f, float *grads, u2_arena *ar)
             add_row(gw.tpos + (r % f->tl + c->text_pos_offset) * D, demb + r * D, D);
         }
     }
+    part_ready(part, PART_TEXT, ready, ctx);
 
     /* ViT */
     if (f->n_img) {
@@ -430,4 +467,5 @@ void u2_backward_batch(u2_fwd *f, float *grads, u2_arena *ar)
         u2_linear_bwd(NULL, gw.patch_w, gw.patch_b, dpo, f->patches, w->patch_w, n * np, 3 * P * P,
                       D, 0);
     }
+    part_ready(part, PART_VIT, ready, ctx);
 }

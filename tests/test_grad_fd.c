@@ -47,6 +47,26 @@ static void make_batch(tbatch *t, const u2_config *c)
                       .itm_neg_img = t->negi, .itm_neg_txt = t->negt};
 }
 
+/* The backward pass's ready hook: ranges from the end of the arena backwards,
+ * covering it once, each final when reported (a snapshot taken then equals the
+ * gradients at the end of the pass). */
+typedef struct {
+    const float *g;
+    float *snap;
+    int64_t next_end, begins[8];
+    int calls, order_ok;
+} hook_rec;
+
+static void on_ready(void *ctx, int64_t begin, int64_t end)
+{
+    hook_rec *h = ctx;
+    h->order_ok &= end == h->next_end && begin < end && h->calls < 8;
+    h->next_end = begin;
+    if (h->calls < 8) h->begins[h->calls] = begin;
+    h->calls++;
+    if (h->snap) memcpy(h->snap + begin, h->g + begin, (size_t)(end - begin) * sizeof(float));
+}
+
 static int32_t **frozen; /* the selection of the unperturbed pass */
 
 static double loss_at(u2_model *m, const u2_batch *b)
@@ -85,8 +105,18 @@ static void check_variant(const char *name, u2_grounding gr, u2_fusion fu)
     float *g = calloc((size_t)m.L.total, sizeof(float));
     u2_arena scratch;
     u2_arena_init(&scratch);
-    u2_backward_batch(&f, g, &scratch);
+    hook_rec h = {.g = g, .snap = malloc(sizeof(float) * (size_t)m.L.total),
+                  .next_end = m.L.total, .order_ok = 1};
+    u2_backward_batch(&f, g, &scratch, on_ready, &h);
     tap_ok(isfinite(f.loss.total), "%s: loss %.6f is finite", name, f.loss.total);
+    hook_rec h2 = {.next_end = m.L.total, .order_ok = 1};
+    u2_grad_ranges(&m.L, on_ready, &h2);
+    tap_ok(h.order_ok && h.next_end == 0 && h.calls >= 3 &&
+               !memcmp(h.snap, g, sizeof(float) * (size_t)m.L.total) && h2.order_ok &&
+               h2.calls == h.calls && !memcmp(h.begins, h2.begins, sizeof h.begins),
+           "%s: the ready hook reports %d ranges from the end backwards, each final when "
+           "reported, as u2_grad_ranges lists them", name, h.calls);
+    free(h.snap);
     frozen = NULL;
     if (gr != U2_GROUND_NONE) {
         frozen = calloc((size_t)f.nitems, sizeof *frozen);
