@@ -392,6 +392,24 @@ static int setup_tokenizer(const u2_train_opts *o, u2_model *m, const char *ckpt
     return save ? u2_tok_save(tok, o->out_dir) : 0;
 }
 
+/* The gradients of a step: micro-batch 0 straight into `sum`, each later one
+ * into `mb` (zeroed) and then added, so that the step's sum is
+ * ((g0 + g1) + g2) + ..., a sum of whole micro-batch gradients as the ranks
+ * form it: two ranks reproduce --accum 2 bit for bit, and any N within the
+ * bound of reordering N summands (doc/scaling.md). */
+typedef struct {
+    float *sum, *mb;
+    int add;  /* the pass writes mb: add each finished range to sum */
+    int dist; /* then start averaging it over the ranks */
+} step_grads;
+
+static void grads_ready(void *ctx, int64_t begin, int64_t end)
+{
+    step_grads *sg = ctx;
+    if (sg->add) u2_kern()->add(sg->sum + begin, sg->sum + begin, sg->mb + begin, end - begin);
+    if (sg->dist) u2_dist_grad_ready(sg->sum, begin, end);
+}
+
 /* Per-step figures summed over the ranks in one reduction. */
 enum {
     ST_MLM_P, ST_MLM_T, ST_ITM, ST_CMCL, ST_VCL, ST_GP, ST_GT, ST_GI, ST_PAIRS, ST_TEXTS, ST_IMAGES,
@@ -454,7 +472,7 @@ static int train_run(u2_train_opts *op)
     u2_tokenizer *tok = NULL;
     FILE *log = NULL;
     u2_prefetch *pf = NULL;
-    float *grads = NULL;
+    float *grads = NULL, *mbgrads = NULL;
     int64_t step0 = 0;
     int st;
 
@@ -519,6 +537,7 @@ static int train_run(u2_train_opts *op)
      * process with --accum G computes the same batches (doc/scaling.md) */
     pf = u2_prefetch_start(&corpus, &bo, step0 * G + rank, R);
     grads = u2_malloc(sizeof(float) * (size_t)m.L.total);
+    if (o.accum > 1) mbgrads = u2_malloc(sizeof(float) * (size_t)m.L.total);
     u2_fwd f;
     u2_fwd_init(&f, &m, 1);
     u2_arena scratch;
@@ -566,9 +585,11 @@ static int train_run(u2_train_opts *op)
                 break;
             }
             /* with ranks, the last micro-batch's backward starts averaging the gradients */
-            const int hook = dist && mb == o.accum - 1;
-            u2_backward_batch(&f, grads, &scratch, hook ? u2_dist_grad_ready : NULL, grads);
-            started |= hook;
+            step_grads sg = {grads, mbgrads, mb > 0, dist && mb == o.accum - 1};
+            if (sg.add) memset(mbgrads, 0, sizeof(float) * (size_t)m.L.total);
+            u2_backward_batch(&f, sg.add ? mbgrads : grads, &scratch,
+                              sg.add || sg.dist ? grads_ready : NULL, &sg);
+            started |= sg.dist;
             losses_add(&L, &f.loss, 1.0 / (double)G);
             samples += bb->b.bp + bb->b.bt + bb->b.bi;
         }
@@ -675,6 +696,7 @@ static int train_run(u2_train_opts *op)
     st = status;
 done:
     free(grads);
+    free(mbgrads);
     if (log) fclose(log);
     u2_corpus_free(&corpus);
     u2_tok_free(tok);
