@@ -4,6 +4,8 @@
 #endif
 #include "dist.h"
 
+#include <stddef.h>
+
 int u2_dist_init(void) { return 0; }
 void u2_dist_finalize(void) {}
 const char *u2_dist_library(void) { return NULL; }
