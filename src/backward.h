@@ -17,12 +17,13 @@ typedef void (*u2_grad_ready_fn)(void *ctx, int64_t begin, int64_t end);
 void u2_backward_batch(u2_fwd *f, float *grads, u2_arena *scratch, u2_grad_ready_fn ready,
                        void *ctx);
 
-/* The ranges the backward pass completes, in the order it completes them:
- * the heads (mlm, itm, cmcl, vcl), then gd.* and fusion.*, then text.*, then
- * vit.* (the layout's order, from the end backwards).  They are contiguous,
- * non-empty and cover [0, L->total) exactly once.  Calls ready(ctx, begin,
- * end) for each: the sequence u2_backward_batch produces, for a caller that
- * must produce the same one without running the pass. */
+/* The ranges the backward pass completes, in the order it completes them (the
+ * layout's order, from the end backwards): the heads (mlm, itm, cmcl, vcl);
+ * gd.* and fusion.*; each text block from the last; the text embeddings;
+ * vit.ln_f; each ViT block from the last; the ViT embeddings.  They are
+ * contiguous, non-empty and cover [0, L->total) exactly once.  Calls
+ * ready(ctx, begin, end) for each: the sequence u2_backward_batch produces,
+ * for a caller that must produce the same one without running the pass. */
 void u2_grad_ranges(const u2_layout *L, u2_grad_ready_fn ready, void *ctx);
 
 #endif
