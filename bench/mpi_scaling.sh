@@ -9,7 +9,10 @@
 # ranks / (N x samples/s on 1 rank); compute_s is
 # forward + backward (the all-reduce overlapping it included), allreduce_wait_s
 # the time left waiting for the gradients after the backward pass (means over
-# the ranks and the timed steps; doc/scaling.md).
+# the ranks and the timed steps); compute_share = compute_s / (compute_s +
+# allreduce_wait_s) is the efficiency to expect where every rank has its own
+# cores (on a machine shared with other work, wall-clock efficiency mostly
+# measures how much CPU the ranks were given: see loadavg; doc/scaling.md).
 #
 # usage: bench/mpi_scaling.sh [--config small] [--steps 8] [--warmup 2]
 #          [--ranks "1 2"] [--repeat 2] [--batch "4 4 2"] [--unimo2 PATH] [--mpirun PATH]
@@ -32,7 +35,7 @@ while [ $# -gt 0 ]; do
   --batch) batch=$2; shift 2 ;;
   --unimo2) u2=$2; shift 2 ;;
   --mpirun) mpirun=$2; shift 2 ;;
-  -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
   *) echo "mpi_scaling.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -91,7 +94,7 @@ awk '
     for (i = 1; i <= no; i++) {
       n = order[i]; sps = s[n] / k[n]; base = s[1] / k[1]
       printf "{\"summary\":true,\"config\":\"%s\",\"ranks\":%d,\"samples_per_s\":%.3f,\"efficiency\":%.3f,\"step_s\":%.4f", cfg, n, sps, sps / (n * base), t[n] / k[n]
-      if (n > 1) printf ",\"compute_s\":%.4f,\"allreduce_wait_s\":%.4f,\"allreduce_bytes\":%d", c[n] / k[n], a[n] / k[n], by[n]
-      printf "}\n"
+      if (n > 1) printf ",\"compute_s\":%.4f,\"allreduce_wait_s\":%.4f,\"allreduce_bytes\":%d,\"compute_share\":%.3f", c[n] / k[n], a[n] / k[n], by[n], c[n] / (c[n] + a[n])
+      printf ",\"loadavg\":\"%s\"}\n", load
     }
-  }' "$tmp/all.jsonl"
+  }' load="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)" "$tmp/all.jsonl"
