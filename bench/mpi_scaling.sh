@@ -50,8 +50,10 @@ bp=$1 bt=$2 bi=$3
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/u2-mpibench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 export UNIMO2_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-# one machine: shared memory only; no binding (ranks may outnumber free cores)
-export OMPI_MCA_btl=${OMPI_MCA_btl:-self,vader} OMPI_MCA_btl_vader_single_copy_mechanism=none
+# one machine: shared memory only; no binding (ranks may outnumber free cores).
+# Open MPI copies large messages with CMA (process_vm_readv) where ptrace is
+# allowed; a container that denies it needs OMPI_MCA_btl_vader_single_copy_mechanism=none.
+export OMPI_MCA_btl=${OMPI_MCA_btl:-self,vader}
 export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_hwloc_base_binding_policy=none
 
 size=$("$u2" info --config "$config" | sed -n 's/.*image \([0-9]*\)x.*/\1/p')
