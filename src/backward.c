@@ -73,9 +73,69 @@ static void block_backward(const u2_config *c, const u2_block_w *w, u2_block_w *
     }
 }
 
-/* d_in (written, [B*T, D]) from d_out (clobbered) through a whole stack. */
+/* ------------------------------------------------------- ready ranges */
+
+/* The ranges of u2_grad_ranges: maximal runs of the layout's tensors that
+ * become final together (the embeddings of a stack, each of its blocks, the
+ * ViT's final LayerNorm, gd.* with fusion.*, the heads).  The pass finishes
+ * them in the reverse of the layout's order. */
+enum { MAX_RANGES = 2 * U2_MAX_LAYERS + 8 };
+
+typedef struct {
+    int64_t b[MAX_RANGES + 1]; /* range i is [b[i], b[i+1]) */
+    int n;
+    int next;                  /* the highest range not reported yet */
+    u2_grad_ready_fn fn;
+    void *ctx;
+} ready_ranges;
+
+static int range_key(const char *nm)
+{
+    int i;
+    if (sscanf(nm, "vit.blocks.%d.", &i) == 1) return 100 + i;
+    if (!strncmp(nm, "vit.ln_f.", 9)) return 99;
+    if (!strncmp(nm, "vit.", 4)) return 0;
+    if (sscanf(nm, "text.blocks.%d.", &i) == 1) return 300 + i;
+    if (!strncmp(nm, "text.", 5)) return 200;
+    if (!strncmp(nm, "gd.", 3) || !strncmp(nm, "fusion.", 7)) return 500;
+    return 600;
+}
+
+static void ranges_build(const u2_layout *L, u2_grad_ready_fn fn, void *ctx, ready_ranges *r)
+{
+    r->n = 0;
+    for (int i = 0, prev = -1; i < L->n; i++) {
+        const int k = range_key(L->t[i].name);
+        if (k != prev && r->n < MAX_RANGES) r->b[r->n++] = L->t[i].offset;
+        prev = k;
+    }
+    r->b[r->n] = L->total;
+    r->next = r->n - 1;
+    r->fn = fn;
+    r->ctx = ctx;
+}
+
+/* Everything from float x to the end of the arena is final: report the ranges
+ * not reported yet that lie there. */
+static void final_from(ready_ranges *r, int64_t x)
+{
+    for (; r->next >= 0 && r->b[r->next] >= x; r->next--)
+        if (r->fn) r->fn(r->ctx, r->b[r->next], r->b[r->next + 1]);
+}
+
+void u2_grad_ranges(const u2_layout *L, u2_grad_ready_fn ready, void *ctx)
+{
+    ready_ranges r;
+    ranges_build(L, ready, ctx, &r);
+    final_from(&r, 0);
+}
+
+/* d_in (written, [B*T, D]) from d_out (clobbered) through a whole stack.  With
+ * `rr`, each block's gradients are reported final when its backward is done
+ * (a stack whose blocks see one batch only; `base` is the gradient arena). */
 static void stack_backward(const u2_config *c, const u2_stack_act *st, const u2_block_w *w,
-                           u2_block_w *g, float *d_in, float *d_out, u2_arena *ar)
+                           u2_block_w *g, float *d_in, float *d_out, u2_arena *ar,
+                           ready_ranges *rr, const float *base)
 {
     const int64_t N = st->B * st->T, D = c->hidden;
     if (st->nblk == 0) {
@@ -90,6 +150,7 @@ static void stack_backward(const u2_config *c, const u2_stack_act *st, const u2_
         const float *x = l == 0 ? st->in : st->blk[l - 1].out;
         float *dst = l == 0 ? d_in : (cur == tmp ? d_out : tmp);
         block_backward(c, &w[l], &g[l], &st->blk[l], x, dst, cur, st->B, st->T, st->pre_ln, &s);
+        if (rr) final_from(rr, g[l].ln1_w - base); /* ln1.weight starts a block */
         cur = dst;
     }
 }
@@ -347,7 +408,7 @@ static void ground_backward(u2_fwd *f, const u2_group *g, u2_weights *gw, float 
 
 /* ------------------------------------------------------------- whole pass */
 
-void u2_backward_batch(u2_fwd *f, float *grads, u2_arena *ar)
+void u2_backward_batch(u2_fwd *f, float *grads, u2_arena *ar, u2_grad_ready_fn ready, void *ctx)
 {
     const u2_model *m = f->m;
     const u2_config *c = &m->L.cfg;
@@ -363,7 +424,11 @@ void u2_backward_batch(u2_fwd *f, float *grads, u2_arena *ar)
     for (int gi = 0; gi < f->ngroups; gi++)
         dF[gi] = u2_arena_zalloc(ar, (size_t)(f->groups[gi].n * f->groups[gi].T * D));
 
+    ready_ranges rr;
+    ranges_build(&m->L, ready, ctx, &rr);
+
     heads_backward(f, &gw, dF, dV, dTx, ar);
+    final_from(&rr, gw.mlm_fc_w - grads); /* the heads */
     for (int gi = 0; gi < f->ngroups; gi++) ground_backward(f, &f->groups[gi], &gw, dV, dTx, ar);
 
     /* grounded transformer, group by group */
@@ -371,7 +436,7 @@ void u2_backward_batch(u2_fwd *f, float *grads, u2_arena *ar)
         const u2_group *g = &f->groups[gi];
         const int64_t T = g->T, n = g->n;
         float *din = u2_arena_alloc(ar, (size_t)(n * T * D));
-        stack_backward(c, &g->st, w->fusion, gw.fusion, din, dF[gi], ar);
+        stack_backward(c, &g->st, w->fusion, gw.fusion, din, dF[gi], ar, NULL, NULL);
         float *dG = g->ng ? u2_arena_alloc(ar, (size_t)(n * g->ng * D)) : NULL;
         for (int64_t i = 0; i < n; i++) {
             const u2_item *it = &f->items[g->first + i];
@@ -399,11 +464,14 @@ void u2_backward_batch(u2_fwd *f, float *grads, u2_arena *ar)
         }
     }
 
-    /* text encoder */
+    /* gd.* and fusion.*: everything after the text encoder's last tensor */
+    final_from(&rr, (c->text_layers ? gw.text[c->text_layers - 1].fc2_b : gw.tln_b) + D - grads);
+
+    /* text encoder (text.word is final only now: the MLM decoder shares it) */
     if (f->n_txt) {
         const int64_t N = (int64_t)f->n_txt * f->tl;
         float *dx0 = u2_arena_alloc(ar, (size_t)(N * D));
-        stack_backward(c, &f->text, w->text, gw.text, dx0, dTx, ar);
+        stack_backward(c, &f->text, w->text, gw.text, dx0, dTx, ar, &rr, grads);
         float *demb = u2_arena_zalloc(ar, (size_t)(N * D));
         u2_layernorm_bwd(demb, gw.tln_w, gw.tln_b, dx0, f->emb, w->tln_w, f->emb_mean, f->emb_rstd,
                          N, D);
@@ -412,6 +480,7 @@ void u2_backward_batch(u2_fwd *f, float *grads, u2_arena *ar)
             add_row(gw.tpos + (r % f->tl + c->text_pos_offset) * D, demb + r * D, D);
         }
     }
+    final_from(&rr, gw.word - grads); /* text.* */
 
     /* ViT */
     if (f->n_img) {
@@ -419,8 +488,9 @@ void u2_backward_batch(u2_fwd *f, float *grads, u2_arena *ar)
         float *dout = u2_arena_zalloc(ar, (size_t)(N * D));
         u2_layernorm_bwd(dout, gw.vln_w, gw.vln_b, dV, f->vit.out, w->vln_w, f->vit_mean,
                          f->vit_rstd, N, D);
+        final_from(&rr, gw.vln_w - grads); /* vit.ln_f */
         float *dx0 = u2_arena_alloc(ar, (size_t)(N * D));
-        stack_backward(c, &f->vit, w->vit, gw.vit, dx0, dout, ar);
+        stack_backward(c, &f->vit, w->vit, gw.vit, dx0, dout, ar, &rr, grads);
         float *dpo = u2_arena_alloc(ar, (size_t)(n * np * D));
         for (int64_t i = 0; i < n; i++) {
             add_row(gw.cls, dx0 + i * nv * D, D);
@@ -430,4 +500,5 @@ void u2_backward_batch(u2_fwd *f, float *grads, u2_arena *ar)
         u2_linear_bwd(NULL, gw.patch_w, gw.patch_b, dpo, f->patches, w->patch_w, n * np, 3 * P * P,
                       D, 0);
     }
+    final_from(&rr, 0); /* vit.* */
 }

@@ -26,6 +26,9 @@ typedef struct {
     int64_t ckpt_every;    /* steps between checkpoints (0: only at the end) */
     int64_t stop_at;       /* testing: behave as if SIGTERM arrived after this step (0: off) */
     int64_t inject_nan_at; /* testing: poison a weight before this step (0: off) */
+    int inject_fail_rank;  /* testing: this data-parallel rank ends itself (_exit(1)), */
+    int64_t inject_fail_step; /* before this step (0: off), */
+    int inject_fail_hang;  /* or hangs instead */
     int quiet;
     int json;              /* one JSON object per logged step on stdout */
     int64_t log_every;
@@ -33,7 +36,9 @@ typedef struct {
 
 void u2_train_defaults(u2_train_opts *o);
 /* Returns 0 when the run finished, 1 on error (message recorded), 130 when
- * interrupted after writing a checkpoint. */
+ * interrupted after writing a checkpoint.  Data-parallel (dist.h: every rank of
+ * the job calls it with the same options): the ranks stop together, and 3 is a
+ * rank that stops because another failed (that rank and rank 0 report it). */
 int u2_train(const u2_train_opts *o);
 
 #endif

@@ -47,6 +47,26 @@ static void make_batch(tbatch *t, const u2_config *c)
                       .itm_neg_img = t->negi, .itm_neg_txt = t->negt};
 }
 
+/* The backward pass's ready hook: ranges from the end of the arena backwards,
+ * covering it once, each final when reported (a snapshot taken then equals the
+ * gradients at the end of the pass). */
+typedef struct {
+    const float *g;
+    float *snap;
+    int64_t next_end, begins[16];
+    int calls, order_ok;
+} hook_rec;
+
+static void on_ready(void *ctx, int64_t begin, int64_t end)
+{
+    hook_rec *h = ctx;
+    h->order_ok &= end == h->next_end && begin < end && h->calls < 16;
+    h->next_end = begin;
+    if (h->calls < 16) h->begins[h->calls] = begin;
+    h->calls++;
+    if (h->snap) memcpy(h->snap + begin, h->g + begin, (size_t)(end - begin) * sizeof(float));
+}
+
 static int32_t **frozen; /* the selection of the unperturbed pass */
 
 static double loss_at(u2_model *m, const u2_batch *b)
@@ -85,8 +105,18 @@ static void check_variant(const char *name, u2_grounding gr, u2_fusion fu)
     float *g = calloc((size_t)m.L.total, sizeof(float));
     u2_arena scratch;
     u2_arena_init(&scratch);
-    u2_backward_batch(&f, g, &scratch);
+    hook_rec hk = {.g = g, .snap = malloc(sizeof(float) * (size_t)m.L.total),
+                  .next_end = m.L.total, .order_ok = 1};
+    u2_backward_batch(&f, g, &scratch, on_ready, &hk);
     tap_ok(isfinite(f.loss.total), "%s: loss %.6f is finite", name, f.loss.total);
+    hook_rec h2 = {.next_end = m.L.total, .order_ok = 1};
+    u2_grad_ranges(&m.L, on_ready, &h2);
+    tap_ok(hk.order_ok && hk.next_end == 0 && hk.calls >= 6 &&
+               !memcmp(hk.snap, g, sizeof(float) * (size_t)m.L.total) && h2.order_ok &&
+               h2.calls == hk.calls && !memcmp(hk.begins, h2.begins, sizeof hk.begins),
+           "%s: the ready hook reports %d ranges from the end backwards, each final when "
+           "reported, as u2_grad_ranges lists them", name, hk.calls);
+    free(hk.snap);
     frozen = NULL;
     if (gr != U2_GROUND_NONE) {
         frozen = calloc((size_t)f.nitems, sizeof *frozen);
@@ -140,6 +170,50 @@ static void check_variant(const char *name, u2_grounding gr, u2_fusion fu)
     u2_model_free(&m);
 }
 
+/* Deeper stacks: one range per block, from the last block of each stack. */
+static void check_hook_layers(void)
+{
+    u2_config c;
+    u2_config_builtin("tiny", &c);
+    c.vit_layers = 3;
+    c.text_layers = 2;
+    c.fusion_layers = 2;
+    u2_model m;
+    if (u2_model_create(&m, &c) != 0) {
+        tap_ok(0, "3/2/2 layers: model");
+        return;
+    }
+    u2_params_test_weights(&m.L, m.params, 3);
+    tbatch t;
+    tap_seed(12);
+    make_batch(&t, &c);
+    u2_fwd f;
+    u2_fwd_init(&f, &m, 1);
+    u2_forward_batch(&f, &t.b);
+    float *g = calloc((size_t)m.L.total, sizeof(float));
+    u2_arena scratch;
+    u2_arena_init(&scratch);
+    hook_rec hk = {.g = g, .snap = malloc(sizeof(float) * (size_t)m.L.total),
+                   .next_end = m.L.total, .order_ok = 1};
+    u2_backward_batch(&f, g, &scratch, on_ready, &hk);
+    const int64_t text_b1 = u2_layout_find(&m.L, "text.blocks.1.ln1.weight")->offset;
+    const int64_t vit_b0 = u2_layout_find(&m.L, "vit.blocks.0.ln1.weight")->offset;
+    /* heads, gd+fusion, text 1, text 0, text emb, vit.ln_f, vit 2, 1, 0, vit emb */
+    tap_ok(hk.order_ok && hk.next_end == 0 && hk.calls == 10 && hk.begins[2] == text_b1 &&
+               hk.begins[8] == vit_b0 && !memcmp(hk.snap, g, sizeof(float) * (size_t)m.L.total),
+           "3/2/2 layers: the ready hook reports %d ranges, one per block, each final when reported",
+           hk.calls);
+    free(hk.snap);
+    free(g);
+    u2_arena_free(&scratch);
+    u2_fwd_free(&f);
+    free(t.pixels);
+    free(t.ids);
+    free(t.attn);
+    free(t.labels);
+    u2_model_free(&m);
+}
+
 int main(void)
 {
     u2_set_num_threads(1); /* tiny shapes: a thread team costs more than it saves */
@@ -148,5 +222,6 @@ int main(void)
     check_variant("none/grounded", U2_GROUND_NONE, U2_FUSION_GROUNDED);
     check_variant("none/full", U2_GROUND_NONE, U2_FUSION_FULL);
     check_variant("topk/full", U2_GROUND_TOPK, U2_FUSION_FULL);
+    check_hook_layers();
     return tap_done();
 }

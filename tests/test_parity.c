@@ -246,7 +246,7 @@ static void check_outputs(const char *file, const u2tv *tv, u2_model *m, int ful
         float *g = calloc((size_t)m->L.total, sizeof(float));
         u2_arena scratch;
         u2_arena_init(&scratch);
-        u2_backward_batch(&f, g, &scratch);
+        u2_backward_batch(&f, g, &scratch, NULL, NULL);
         int bad = 0;
         for (int t = 0; t < m->L.n; t++) {
             const u2_tensor *tt = &m->L.t[t];
@@ -287,7 +287,7 @@ static void check_trajectory(const u2tv *tv, u2_model *m)
         traj[s] = (float)f.loss.total;
         if (s < 10) {
             memset(g, 0, sizeof(float) * (size_t)m->L.total);
-            u2_backward_batch(&f, g, &scratch);
+            u2_backward_batch(&f, g, &scratch, NULL, NULL);
             u2_optim_step(&o, m, g);
         }
         u2_fwd_free(&f);

@@ -3,6 +3,7 @@
 #include "config.h"
 #endif
 #include "cli.h"
+#include "dist.h"
 #include "kernels.h"
 #include "model.h"
 #include "unimo2.h"
@@ -108,6 +109,9 @@ int cmd_info(int argc, char **argv)
     for (int i = 0; i < U2_ISA_COUNT; i++)
         if (u2_kern_isa((u2_isa)i)) printf(" %s", u2_isa_name((u2_isa)i));
     printf("\n");
+    const char *mpi = u2_dist_library();
+    if (mpi) printf("data-parallel: %s (mpirun -np N unimo2 train ...)\n", mpi);
+    else printf("data-parallel: no (built without ./configure --with-mpi)\n");
     if (have) {
         print_model(&m, model ? model : cfgname);
         u2_model_free(&m);

@@ -3,6 +3,7 @@
 #include "config.h"
 #endif
 #include "cli.h"
+#include "dist.h"
 #include "kernels.h"
 #include "progress.h"
 #include "train.h"
@@ -47,7 +48,15 @@ static void help(void)
            "  --quiet                no progress line\n"
            "  -h, --help             this text\n\n"
            "SIGINT/SIGTERM write a checkpoint and stop; --resume continues bit-exactly\n"
-           "(with the same thread count).\n");
+           "(with the same thread count).\n\n"
+           "Data-parallel (a build with ./configure --with-mpi):  mpirun -np N unimo2 train ...\n"
+           "N ranks share a step: rank r computes micro-batch s*N + r of the data order, the\n"
+           "gradients are averaged, so N ranks compute what --accum N computes in one process\n"
+           "(doc/scaling.md).  Rank 0 writes OUT; a signal to any rank stops all of them at the\n"
+           "same step (SIGUSR1 to mpirun reaches them all); --resume takes any rank count\n"
+           "that divides the run's accum x ranks.\n"
+           "  --dist-timeout S       seconds a rank waits for the others before the job is\n"
+           "                         declared broken (default 600, or UNIMO2_DIST_TIMEOUT)\n");
 }
 
 static int parse_float(const char *opt, const char *s, float lo, float hi, float *out)
@@ -60,12 +69,29 @@ static int parse_float(const char *opt, const char *s, float lo, float hi, float
     return 0;
 }
 
+/* --inject-rank-failure RANK:STEP[:hang] (testing) */
+static int parse_rank_failure(const char *s, u2_train_opts *o)
+{
+    char *end;
+    long r = strtol(s, &end, 10);
+    long long st = *end == ':' ? strtoll(end + 1, &end, 10) : 0;
+    int hang = 0;
+    if (*end == ':' && !strcmp(end + 1, "hang")) hang = 1, end += strlen(end);
+    if (*end || r < 0 || st < 1)
+        return u2_fail("--inject-rank-failure", "expected RANK:STEP or RANK:STEP:hang, not \"%s\"", s);
+    o->inject_fail_rank = (int)r;
+    o->inject_fail_step = st;
+    o->inject_fail_hang = hang;
+    return 0;
+}
+
 int cmd_train(int argc, char **argv)
 {
     enum {
         O_CONFIG = 256, O_DATA, O_STEPS, O_OUT, O_RESUME, O_TOK, O_THREADS, O_SEED, O_BP, O_BT,
         O_BI, O_NOP, O_NOT, O_NOI, O_GROUND, O_FUSION, O_LR, O_WARM, O_SCHED, O_WD, O_CLIP,
-        O_MP, O_MT, O_NOWW, O_CKPT, O_JSON, O_LOGE, O_QUIET, O_STOPAT, O_NANAT, O_ACCUM
+        O_MP, O_MT, O_NOWW, O_CKPT, O_JSON, O_LOGE, O_QUIET, O_STOPAT, O_NANAT, O_ACCUM,
+        O_RANKFAIL, O_DTIMEOUT
     };
     static const struct option opts[] = {
         {"config", required_argument, 0, O_CONFIG}, {"data", required_argument, 0, O_DATA},
@@ -83,12 +109,15 @@ int cmd_train(int argc, char **argv)
         {"checkpoint-every", required_argument, 0, O_CKPT}, {"json", no_argument, 0, O_JSON},
         {"log-every", required_argument, 0, O_LOGE}, {"quiet", no_argument, 0, O_QUIET},
         {"accum", required_argument, 0, O_ACCUM}, {"stop-at", required_argument, 0, O_STOPAT}, {"inject-nan-at", required_argument, 0, O_NANAT},
+        {"inject-rank-failure", required_argument, 0, O_RANKFAIL},
+        {"dist-timeout", required_argument, 0, O_DTIMEOUT},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     u2_train_opts o;
     u2_train_defaults(&o);
-    int c, v, have_steps = 0;
+    int c, v, have_steps = 0, threads_given = 0;
+    float dist_timeout = 0;
     unsigned long long u;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -100,7 +129,7 @@ int cmd_train(int argc, char **argv)
         case O_TOK: o.tokenizer = optarg; break;
         case O_RESUME: o.resume = 1; break;
         case O_STEPS: rc = cli_parse_u64("--steps", optarg, &u); o.steps = (int64_t)u; have_steps = 1; break;
-        case O_THREADS: rc = cli_parse_int("--threads", optarg, 1, 1024, &v); u2_set_num_threads(v); break;
+        case O_THREADS: rc = cli_parse_int("--threads", optarg, 1, 1024, &v); u2_set_num_threads(v); threads_given = 1; break;
         case O_SEED: rc = cli_parse_u64("--seed", optarg, &u); o.seed = u; break;
         case O_BP: rc = cli_parse_int("--pairs-batch", optarg, 0, 1 << 16, &o.bp); break;
         case O_BT: rc = cli_parse_int("--texts-batch", optarg, 0, 1 << 16, &o.bt); break;
@@ -130,6 +159,8 @@ int cmd_train(int argc, char **argv)
         case O_STOPAT: rc = cli_parse_u64("--stop-at", optarg, &u); o.stop_at = (int64_t)u; break;
         case O_ACCUM: rc = cli_parse_int("--accum", optarg, 1, 1 << 16, &o.accum); break;
         case O_NANAT: rc = cli_parse_u64("--inject-nan-at", optarg, &u); o.inject_nan_at = (int64_t)u; break;
+        case O_RANKFAIL: rc = parse_rank_failure(optarg, &o); break;
+        case O_DTIMEOUT: rc = parse_float("--dist-timeout", optarg, 0.001f, 1e7f, &dist_timeout); break;
         case 'h': help(); return 0;
         default: return 2;
         }
@@ -143,8 +174,23 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "unimo2 train: --data, --out and --steps are required (unimo2 train --help)\n");
         return 2;
     }
+    /* data-parallel when an MPI launcher started us (one rank otherwise) */
+    if (u2_dist_init() != 0) return cli_error();
+    const int ranks = u2_dist_size(), rank = u2_dist_rank();
+    if (dist_timeout > 0) u2_dist_set_timeout(dist_timeout);
+    if (rank != 0) o.quiet = 1; /* rank 0 speaks for the job */
+    /* the ranks on one machine share its cores, unless told otherwise */
+    if (u2_dist_local_size() > 1 && !threads_given && !getenv("UNIMO2_THREADS")) {
+        int t = u2_num_threads() / u2_dist_local_size();
+        u2_set_num_threads(t > 1 ? t : 1);
+    }
     if (o.json || o.quiet) u2_progress_set_quiet(1);
     int rc = u2_train(&o);
-    if (rc == 1) return cli_error();
+    if (rc == 1) {
+        if (ranks > 1) fprintf(stderr, "unimo2: rank %d: %s\n", rank, u2_errmsg());
+        else cli_error();
+    }
+    if (rc == 3) rc = 1; /* stopped because another rank failed: that rank and rank 0 said why */
+    u2_dist_finalize();
     return rc;
 }
