@@ -3,8 +3,8 @@
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
 U2_BIN="$top_builddir/unimo2"
-U2_RUN=""
-if ! "$U2_BIN" --version >/dev/null 2>&1; then
+U2_RUN=${U2_EXEC:-}
+if ! $U2_RUN "$U2_BIN" --version >/dev/null 2>&1; then
   if command -v qemu-aarch64 >/dev/null 2>&1 && qemu-aarch64 "$U2_BIN" --version >/dev/null 2>&1; then
     U2_RUN=qemu-aarch64
   else

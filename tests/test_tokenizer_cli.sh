@@ -2,29 +2,11 @@
 # unimo2 tokenizer on the command line: training, errors, warnings, encode/decode. TAP.
 set -u
 srcdir=${top_srcdir:-.}
-builddir=${top_builddir:-.}
-U=$builddir/unimo2
-# A cross-built unimo2 (the NEON CI job) runs under qemu-aarch64, as the C tests do.
-RUN=
-"$U" --version >/dev/null 2>&1
-case $? in
-0) ;;
-126) if command -v qemu-aarch64 >/dev/null 2>&1 && qemu-aarch64 "$U" --version >/dev/null 2>&1; then
-         RUN=qemu-aarch64
-     else
-         echo "1..0 # SKIP $U cannot be executed on this machine"
-         exit 0
-     fi ;;
-*) echo "1..1"; echo "not ok 1 - $U --version fails"; exit 1 ;;
-esac
-u2() { $RUN "$U" "$@"; }
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/u2tokcli.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-n=0
-fail=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); echo "not ok $n - $1"; fail=1; }
-check() { if [ "$1" = 0 ]; then ok "$2"; else notok "$2"; sed 's/^/# /' "$tmp/err" 2>/dev/null; fi; }
+. "${top_srcdir:-.}/tests/common.sh"
+u2_tmpdir
+notok() { not_ok "$@"; }
+# check STATUS DESCRIPTION (this file passes the status of the last command)
+check() { if [ "$1" = 0 ]; then ok "$2"; else not_ok "$2"; sed 's/^/# /' "$tmp/err" 2>/dev/null; fi; }
 # expect_fail WHAT PATTERN: the last command failed with "unimo2: ..." matching PATTERN
 expect_fail() {
     if [ "$rc" -ne 0 ] && [ "$(wc -l <"$tmp/err")" -ge 1 ] && grep -q -- "$2" "$tmp/err"; then
@@ -101,5 +83,4 @@ printf '{"<s>": 0, ' >"$tmp/v2/vocab.json"
 u2 tokenizer --vocab "$tmp/v2" --encode "x" >/dev/null 2>"$tmp/err"; rc=$?
 expect_fail "corrupt vocab.json is named" "^unimo2: .*v2/vocab.json: not valid JSON"
 
-echo "1..$n"
-exit $fail
+tap_done

@@ -3,35 +3,17 @@
 # on a few hundred ASCII/Latin-1 sentences, with a vocabulary trained here. TAP.
 set -u
 srcdir=${top_srcdir:-.}
-builddir=${top_builddir:-.}
-U=$builddir/unimo2
+. "${top_srcdir:-.}/tests/common.sh"
 PY=${REF_PYTHON:-}
 [ -n "$PY" ] && [ -x "$PY" ] || PY=/usr/bin/python3
 if [ ! -x "$PY" ]; then
     echo "1..0 # SKIP no python3 (looked for \$REF_PYTHON and /usr/bin/python3)"
     exit 0
 fi
-# A cross-built unimo2 (the NEON CI job) runs under qemu-aarch64, as the C tests do.
-RUN=
-"$U" --version >/dev/null 2>&1
-case $? in
-0) ;;
-126) if command -v qemu-aarch64 >/dev/null 2>&1 && qemu-aarch64 "$U" --version >/dev/null 2>&1; then
-         RUN=qemu-aarch64
-     else
-         echo "1..0 # SKIP $U cannot be executed on this machine"
-         exit 0
-     fi ;;
-*) echo "1..1"; echo "not ok 1 - $U --version fails"; exit 1 ;;
-esac
-u2() { $RUN "$U" "$@"; }
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/u2tokref.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-n=0
-fail=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); echo "not ok $n - $1"; fail=1; }
-check() { if [ "$1" = 0 ]; then ok "$2"; else notok "$2"; fi; }
+u2_tmpdir
+notok() { not_ok "$@"; }
+# check STATUS DESCRIPTION (this file passes the status of the last command)
+check() { if [ "$1" = 0 ]; then ok "$2"; else not_ok "$2"; fi; }
 
 # Deterministic text: a training corpus and 400 test sentences (ASCII and Latin-1:
 # accents, contractions, digits, symbols, runs of spaces, tabs, NBSP, NEL).
@@ -107,5 +89,4 @@ back=$(u2 tokenizer --vocab "$tmp/voc" --decode "$first")
 [ "$back" = "$(head -n 1 "$tmp/sentences.txt")" ]
 check $? "decode returns the first sentence"
 
-echo "1..$n"
-exit $fail
+tap_done
