@@ -24,7 +24,8 @@ static const struct {
     {"gemm", bench_gemm, "u2_sgemm on the model's shapes vs the FMA peak and OpenBLAS"},
     {"grounding", bench_grounding, "the fused grounding search vs GEMM + separate passes"},
     {"ablation", bench_ablation, "Table 4: train and evaluate each ablation switch (long)"},
-    /* forward, train: later, one file each */
+    {"train", bench_train, "the training step (samples/s, memory) vs a PyTorch peer"},
+    /* forward: later, its own file */
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
