@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,7 +36,7 @@
 
 typedef struct {
     const char *config, *peer_script, *python;
-    int batch, steps, warmup, no_peer, mix_all;
+    int batch, steps, warmup, no_peer, mix_all, verbose;
     uint64_t seed;
 } train_args;
 
@@ -43,6 +44,7 @@ static int train_extra(const char *opt, const char *val, void *ctx)
 {
     train_args *t = ctx;
     if (!strcmp(opt, "--no-peer")) return t->no_peer = 1, 1;
+    if (!strcmp(opt, "--verbose")) return t->verbose = 1, 1;
     if (!val) return 0;
     if (!strcmp(opt, "--config")) return t->config = val, 2;
     if (!strcmp(opt, "--peer-script")) return t->peer_script = val, 2;
@@ -80,10 +82,12 @@ static const char usage_text[] =
     "  --mix M         pairs (default): B pairs; all: B pairs, B text-only captions\n"
     "                  and B/2 images as two views each (the trainer's proportions)\n"
     "  --steps N       timed steps per thread count (default: --reps, 5)\n"
-    "  --warmup W      untimed steps first (default 2)\n"
+    "  --warmup W      untimed steps per thread count, after one step that sizes\n"
+    "                  the arenas (default 2)\n"
     "  --seed S        batch and initialisation seed (default 1)\n"
     "  --no-peer       skip PyTorch\n"
     "  --python PATH   interpreter for the peer (default /usr/bin/python3)\n"
+    "  --verbose       each of our steps on stderr (time, page faults, loss, arenas)\n"
     "  --peer-script F the peer (default: bench/torch_peer.py of the source tree,\n"
     "                  else the installed " U2_BENCH_DATADIR "/torch_peer.py)\n"
     "Kernels: UNIMO2_ISA chooses them (--isa is ignored here).\n";
@@ -181,13 +185,22 @@ typedef struct {
     uint64_t seed;
     int64_t step;
     u2_losses first; /* the losses of the first step (at initialisation) */
+    long faults;     /* minor page faults of the last step */
+    int verbose;     /* each step on stderr */
 } ours_ctx;
+
+static long minor_faults(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_minflt : 0;
+}
 
 /* One step as train.c runs it; returns its time in seconds (bench_now). */
 static double ours_step(ours_ctx *o, int threads)
 {
     u2_set_num_threads(threads);
     o->sb->b.neg_seed = o->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(o->step + 1));
+    long f0 = minor_faults();
     double t0 = bench_now();
     memset(o->grads, 0, sizeof(float) * (size_t)o->m.L.total);
     u2_fwd_reset(&o->f);
@@ -195,12 +208,53 @@ static double ours_step(ours_ctx *o, int threads)
     u2_backward_batch(&o->f, o->grads, &o->scratch);
     u2_optim_step(&o->opt, &o->m, o->grads);
     double dt = bench_now() - t0;
+    o->faults = minor_faults() - f0;
+    if (o->verbose)
+        fprintf(stderr, "step %lld (%d thread%s): %.3f s, %ld minor faults, loss %.4f, arenas: "
+                        "forward %.1f MB (peak %.1f), scratch %.1f MB (peak %.1f)\n",
+                (long long)o->step + 1, threads, threads > 1 ? "s" : "", dt, o->faults,
+                o->f.loss.total, u2_arena_bytes(&o->f.arena) / 1048576.0,
+                o->f.arena.peak * 4.0 / 1048576.0, u2_arena_bytes(&o->scratch) / 1048576.0,
+                o->scratch.peak * 4.0 / 1048576.0);
     if (o->step == 0) o->first = o->f.loss;
     if (!isfinite(o->f.loss.total))
         fprintf(stderr, "unimo2-bench: warning: our loss is %g at step %lld\n", o->f.loss.total,
                 (long long)o->step + 1);
     o->step++;
     return dt;
+}
+
+/* One untimed step whose hard-negative captions are the longest ones (the
+ * largest arenas any draw can need), then the arenas consolidated and their
+ * pages touched, so that timed steps neither grow nor fault them. */
+static void presize(ours_ctx *o, int threads)
+{
+    syn_batch *sb = o->sb;
+    int bp = sb->bp, l1 = 0, l2 = 1;
+    for (int i = 0; i < bp; i++)
+        if (sb->len[i] > sb->len[l1]) l1 = i;
+    if (l2 == l1) l2 = 0;
+    for (int i = 0; i < bp; i++)
+        if (i != l1 && sb->len[i] > sb->len[l2]) l2 = i;
+    int32_t *ni = u2_malloc(sizeof(int32_t) * (size_t)bp), *nt = u2_malloc(sizeof(int32_t) * (size_t)bp);
+    for (int i = 0; i < bp; i++) {
+        ni[i] = (i + 1) % bp;
+        nt[i] = i == l1 ? l2 : l1;
+    }
+    sb->b.itm_neg_img = ni;
+    sb->b.itm_neg_txt = nt;
+    ours_step(o, threads);
+    sb->b.itm_neg_img = sb->b.itm_neg_txt = NULL;
+    free(ni);
+    free(nt);
+    u2_arena *ar[2] = {&o->f.arena, &o->scratch};
+    u2_fwd_reset(&o->f);
+    for (int i = 0; i < 2; i++) {
+        u2_arena_reset(ar[i]); /* one block of the peak size */
+        size_t n = ar[i]->peak;
+        if (n) memset(u2_arena_alloc(ar[i], n), 0, n * sizeof(float));
+        u2_arena_reset(ar[i]);
+    }
 }
 
 /* ------------------------------------------------------------ the peer */
@@ -442,6 +496,7 @@ int bench_train(int argc, char **argv)
     u2_arena_init(&us.scratch);
     us.sb = &sb;
     us.seed = a.seed;
+    us.verbose = a.verbose;
 
     for (int ti = 0; use_peer && ti < o.nthreads; ti++) {
         peer *p = &peers[ti];
@@ -457,13 +512,20 @@ int bench_train(int argc, char **argv)
         int pmlm = (int)json_integer_value(json_object_get(p->ready, "mlm_n"));
         int mlm = 0;
         for (int i = 0; i < sb.bp; i++) mlm += sb.masked[i];
-        if (p->ok && (pp != us.m.L.total || ptl != sb.tl || psm != samples || pmlm != mlm))
+        if (p->ok && (pp != u2_model_count(&us.m) || ptl != sb.tl || psm != samples || pmlm != mlm))
             fprintf(stderr, "unimo2-bench: warning: the peer's step differs: %lld parameters, "
                             "length %d, %d samples, %d MLM positions (ours %lld, %d, %d, %d)\n",
-                    pp, ptl, psm, pmlm, (long long)us.m.L.total, sb.tl, samples, mlm);
+                    pp, ptl, psm, pmlm, (long long)u2_model_count(&us.m), sb.tl, samples, mlm);
     }
 
-    /* warm-up: page faults, arena growth, thread pools, the peer's allocator */
+    /* The arenas grow when a step needs more than any before: an item's
+     * grounding buffers follow its caption's length, so a new draw of hard
+     * negatives can spill, and the next reset then replaces the arena with a
+     * fresh (page-faulting) block.  In a long run that stops once the
+     * longest captions have been drawn as negatives; here one step with the
+     * worst case sizes the arenas, and touching them once faults them in. */
+    presize(&us, o.threads[0]);
+    /* warm-up: thread pools, caches, the peer's allocator */
     for (int ti = 0; ti < o.nthreads; ti++) {
         for (int w = 0; w < a.warmup; w++) ours_step(&us, o.threads[ti]);
         if (a.warmup && peers[ti].ok) peer_run(&peers[ti], a.warmup, NULL);
@@ -471,9 +533,11 @@ int bench_train(int argc, char **argv)
     /* timed: one step of each in turn, so a busy machine slows both alike */
     const int N = a.steps, NT = o.nthreads;
     double *ts = u2_calloc((size_t)(2 * NT * N), sizeof(double));
+    long faults = 0;
     for (int s = 0; s < N; s++)
         for (int ti = 0; ti < NT; ti++) {
             ts[(2 * ti) * N + s] = ours_step(&us, o.threads[ti]);
+            if (us.faults > faults) faults = us.faults;
             if (peers[ti].ok) peer_run(&peers[ti], 1, &ts[(2 * ti + 1) * N + s]);
         }
 
@@ -487,7 +551,7 @@ int bench_train(int argc, char **argv)
         const u2_losses *L = &us.first;
         printf("unimo2-bench train: config %s (%lld parameters), kernels %s, %s of %d steps "
                "after %d warm-up, %s\n",
-               cfg.name, (long long)us.m.L.total, u2_kern()->name,
+               cfg.name, (long long)u2_model_count(&us.m), u2_kern()->name,
                bench_use_best ? "best" : "median", N, a.warmup,
                bench_use_cpu_clock ? "process CPU time" : "wall time");
         printf("batch: %d pairs", sb.bp);
@@ -514,8 +578,8 @@ int bench_train(int argc, char **argv)
                    p->threads > 1 ? "s" : "");
         }
         printf("memory model %.1f MB = params+grads+AdamW %.1f + saved activations %.1f + "
-               "backward scratch %.1f\n",
-               model_mb, params_mb, fwd_mb, bwd_mb);
+               "backward scratch %.1f; our timed steps took up to %ld minor page faults\n",
+               model_mb, params_mb, fwd_mb, bwd_mb, faults);
         printf("\n%3s %10s %9s %9s %9s %6s %10s %9s %9s %7s\n", "thr", "samples/s", "ms/step",
                "RSS MB", "model MB", "ratio", "peer s/s", "peer ms", "peer RSS", "x peer");
     }
