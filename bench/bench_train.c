@@ -87,7 +87,8 @@ static const char usage_text[] =
     "  --seed S        batch and initialisation seed (default 1)\n"
     "  --no-peer       skip PyTorch\n"
     "  --python PATH   interpreter for the peer (default /usr/bin/python3)\n"
-    "  --verbose       each of our steps on stderr (time, page faults, loss, arenas)\n"
+    "  --verbose       each step on stderr (ours: time, page faults, loss, arenas;\n"
+    "                  the peer's: time, loss)\n"
     "  --peer-script F the peer (default: bench/torch_peer.py of the source tree,\n"
     "                  else the installed " U2_BENCH_DATADIR "/torch_peer.py)\n"
     "Kernels: UNIMO2_ISA chooses them (--isa is ignored here).\n";
@@ -263,7 +264,7 @@ typedef struct {
     int threads;
     pid_t pid;
     FILE *to, *from;
-    int ok;
+    int ok, verbose;
     double peak_rss_mb;
     json_t *ready, *first; /* the ready line, the first run's answer */
 } peer;
@@ -403,6 +404,11 @@ static int peer_run(peer *p, int n, double *times)
         return -1;
     }
     for (int i = 0; times && i < n; i++) times[i] = json_number_value(json_array_get(st, (size_t)i));
+    if (p->verbose)
+        for (int i = 0; i < n; i++)
+            fprintf(stderr, "peer step (%d thread%s): %.3f s, loss %.4f\n", p->threads,
+                    p->threads > 1 ? "s" : "", json_number_value(json_array_get(st, (size_t)i)),
+                    json_number_value(json_array_get(json_object_get(j, "loss"), (size_t)i)));
     p->peak_rss_mb = json_number_value(json_object_get(j, "peak_rss_mb"));
     if (!p->first) p->first = j;
     else json_decref(j);
@@ -475,9 +481,11 @@ int bench_train(int argc, char **argv)
     peer peers[BENCH_MAX_THREADS];
     memset(peers, 0, sizeof peers);
     signal(SIGPIPE, SIG_IGN);
-    for (int ti = 0; use_peer && ti < o.nthreads; ti++)
+    for (int ti = 0; use_peer && ti < o.nthreads; ti++) {
         if (peer_start(&peers[ti], o.threads[ti], &a, script, &cfg, &sb, bench_use_cpu_clock))
             fprintf(stderr, "unimo2-bench: cannot start the peer: %s\n", strerror(errno));
+        peers[ti].verbose = a.verbose;
+    }
 
     ours_ctx us;
     memset(&us, 0, sizeof us);
