@@ -344,6 +344,29 @@ static int peer_start(peer *p, int threads, const train_args *a, const char *scr
     int n = 19;
     if (cpu_clock) argv[n++] = "--cpu-clock";
     argv[n] = NULL;
+    /* the child's environment, built before fork (only exec-safe calls after) */
+    extern char **environ;
+    size_t ne = 0;
+    while (environ[ne]) ne++;
+    char **envp = u2_malloc(sizeof(char *) * (ne + 4));
+    char ob[48], om[48];
+    snprintf(ob, sizeof ob, "OPENBLAS_NUM_THREADS=%d", threads);
+    snprintf(om, sizeof om, "OMP_NUM_THREADS=%d", threads);
+    size_t k = 0;
+    int have_wait = 0;
+    for (size_t i = 0; i < ne; i++) {
+        static const char *const drop[] = {"OPENBLAS_NUM_THREADS=", "OMP_NUM_THREADS=",
+                                           "OPENBLAS_CORETYPE=", "OPENBLAS_L2_SIZE="};
+        int keep = 1;
+        for (size_t d = 0; d < sizeof drop / sizeof drop[0]; d++)
+            if (!strncmp(environ[i], drop[d], strlen(drop[d]))) keep = 0;
+        if (!strncmp(environ[i], "OMP_WAIT_POLICY=", 16)) have_wait = 1;
+        if (keep) envp[k++] = environ[i];
+    }
+    envp[k++] = ob;
+    envp[k++] = om;
+    if (!have_wait) envp[k++] = "OMP_WAIT_POLICY=PASSIVE";
+    envp[k] = NULL;
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
@@ -353,15 +376,12 @@ static int peer_start(peer *p, int threads, const train_args *a, const char *scr
         close(in[1]);
         close(out[0]);
         close(out[1]);
-        setenv("OPENBLAS_NUM_THREADS", tbuf, 1);
-        setenv("OMP_NUM_THREADS", tbuf, 1);
-        setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
-        unsetenv("OPENBLAS_CORETYPE");
-        unsetenv("OPENBLAS_L2_SIZE");
-        execv(a->python, (char *const *)argv);
-        fprintf(stderr, "unimo2-bench: %s: %s\n", a->python, strerror(errno));
+        execve(a->python, (char *const *)argv, envp);
+        static const char msg[] = "unimo2-bench: cannot run the peer's interpreter\n";
+        if (write(2, msg, sizeof msg - 1) < 0) _exit(127);
         _exit(127);
     }
+    free(envp);
     free(cj);
     free(lens);
     free(masked);
