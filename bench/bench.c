@@ -25,7 +25,8 @@ static const struct {
     {"grounding", bench_grounding, "the fused grounding search vs GEMM + separate passes"},
     {"forward", bench_forward, "native inference vs onnxruntime on our exported graphs"},
     {"ablation", bench_ablation, "Table 4: train and evaluate each ablation switch (long)"},
-    /* forward, train: later, one file each */
+    {"train", bench_train, "the training step (samples/s, memory) vs a PyTorch peer"},
+    /* forward: later, its own file */
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -82,6 +82,7 @@ int bench_gemm(int argc, char **argv);
 int bench_grounding(int argc, char **argv);
 int bench_ablation(int argc, char **argv);
 int bench_forward(int argc, char **argv);
+int bench_train(int argc, char **argv);
 
 /* 64-byte aligned, pre-faulted buffer of n floats filled with U(-1, 1)
  * (deterministic); aborts when out of memory. */

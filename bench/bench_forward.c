@@ -18,8 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifndef U2_SRCDIR
-#define U2_SRCDIR "."
+#ifndef U2_BENCH_SRCDIR
+#define U2_BENCH_SRCDIR "."
 #endif
 
 enum { G_IMAGE = 0, G_TEXT = 1, G_FUSION = 2, G_N };
@@ -114,7 +114,7 @@ int bench_forward(int argc, char **argv)
     int pr = bench_parse(argc, argv, &bo, usage, extra, &a);
     if (pr) return pr > 0 ? 0 : 2;
     char ort[4096];
-    snprintf(ort, sizeof ort, "%s", a.ort_dir ? a.ort_dir : U2_SRCDIR "/tests/onnx");
+    snprintf(ort, sizeof ort, "%s", a.ort_dir ? a.ort_dir : U2_BENCH_SRCDIR "/tests/onnx");
     char probe[4200];
     snprintf(probe, sizeof probe, "%s/node_modules/onnxruntime-node", ort);
     struct stat st;
