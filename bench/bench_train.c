@@ -206,7 +206,7 @@ static double ours_step(ours_ctx *o, int threads)
     memset(o->grads, 0, sizeof(float) * (size_t)o->m.L.total);
     u2_fwd_reset(&o->f);
     u2_forward_batch(&o->f, &o->sb->b);
-    u2_backward_batch(&o->f, o->grads, &o->scratch);
+    u2_backward_batch(&o->f, o->grads, &o->scratch, NULL, NULL);
     u2_optim_step(&o->opt, &o->m, o->grads);
     double dt = bench_now() - t0;
     o->faults = minor_faults() - f0;
