@@ -85,9 +85,13 @@ void u2_arena_restore(u2_arena *a, u2_arena_mark m)
 
 void u2_arena_reset(u2_arena *a)
 {
-    if (a->head && a->head->prev) { /* several chunks: replace by one of the peak size */
+    if (a->head && a->head->prev) {
+        /* several chunks: replace them by one block of the peak size plus a
+         * quarter, so that batches a little larger than the largest so far
+         * (longer captions, other negatives) do not spill and re-fault a fresh
+         * block every time */
         free_chunks(a->head);
-        a->head = chunk_new(a->peak, NULL);
+        a->head = chunk_new(a->peak + a->peak / 4, NULL);
     }
     if (a->head) a->head->used = 0;
     a->used_total = 0;
