@@ -34,6 +34,7 @@
 #endif
 #include "gemm_internal.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,23 +42,54 @@
 #include <omp.h>
 #endif
 
-/* One packing arena per calling thread, grown on demand and kept. */
-static _Thread_local float *pack_buf;
+/* One packing arena per calling thread, grown on demand and kept.  Each is
+ * also listed in a global registry: OpenMP worker threads are never joined, so
+ * without it their buffers would look leaked at exit (LeakSanitizer) and
+ * could not be given back. */
+typedef struct pack_slot {
+    float *buf;
+    struct pack_slot *next;
+} pack_slot;
+static _Thread_local pack_slot *my_slot;
 static _Thread_local size_t pack_cap;
+static pack_slot *all_slots;
+static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void free_pack_arenas(void)
+{
+    pthread_mutex_lock(&slots_lock);
+    for (pack_slot *sl = all_slots; sl; sl = sl->next) {
+        free(sl->buf);
+        sl->buf = NULL;
+    }
+    pthread_mutex_unlock(&slots_lock);
+}
 
 static float *pack_arena(size_t nfloats)
 {
-    if (nfloats > pack_cap) {
-        free(pack_buf);
+    if (!my_slot) {
+        my_slot = calloc(1, sizeof *my_slot);
+        if (!my_slot) abort();
+        pthread_mutex_lock(&slots_lock);
+        if (!all_slots) atexit(free_pack_arenas);
+        my_slot->next = all_slots;
+        all_slots = my_slot;
+        pthread_mutex_unlock(&slots_lock);
+    }
+    if (nfloats > pack_cap || !my_slot->buf) {
         size_t bytes = (nfloats * sizeof(float) + 4095) & ~(size_t)4095;
-        pack_buf = aligned_alloc(4096, bytes);
-        if (!pack_buf) {
+        float *nb = aligned_alloc(4096, bytes ? bytes : 4096);
+        if (!nb) {
             fprintf(stderr, "unimo2: out of memory (%zu bytes for GEMM packing)\n", bytes);
             abort();
         }
+        pthread_mutex_lock(&slots_lock);
+        free(my_slot->buf);
+        my_slot->buf = nb;
+        pthread_mutex_unlock(&slots_lock);
         pack_cap = bytes / sizeof(float);
     }
-    return pack_buf;
+    return my_slot->buf;
 }
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }

@@ -118,10 +118,16 @@ int cmd_embed(int argc, char **argv)
     }
     if (!in.ni && !in.nt) {
         fprintf(stderr, "unimo2: embed: give at least one --image or --text\n");
+        free(in.images);
+        free(in.texts);
         return 2;
     }
     unimo2_model *m = unimo2_load(in.model);
-    if (!m) return cli_error();
+    if (!m) {
+        free(in.images);
+        free(in.texts);
+        return cli_error();
+    }
     const int D = unimo2_dim(m);
     float *e = u2_malloc(sizeof(float) * (size_t)D * (size_t)(in.ni > in.nt ? in.ni : in.nt));
     rc = 0;
@@ -171,7 +177,11 @@ int cmd_score(int argc, char **argv)
         return 2;
     }
     unimo2_model *m = unimo2_load(in.model);
-    if (!m) return cli_error();
+    if (!m) {
+        free(in.images);
+        free(in.texts);
+        return cli_error();
+    }
     rc = 0;
     for (int i = 0; !rc && i < in.ni; i++)
         for (int j = 0; !rc && j < in.nt; j++) {
